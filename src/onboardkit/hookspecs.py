@@ -1,0 +1,92 @@
+"""The hooks plugins implement: every one is named ``onboardkit_*``, typed and documented here.
+
+Three kinds of hook:
+
+* **collectors** return a list (or ``None``); onboardkit concatenates the answers of every
+  plugin: :func:`onboardkit_password_rules`, :func:`onboardkit_validate_field`.
+* **deciders** (``firstresult``) stop at the first plugin that answers with something other than
+  ``None``: :func:`onboardkit_resolve_partner_code`.
+* **observers** return ``None`` and are told that something happened:
+  :func:`onboardkit_consent_recorded`.
+
+Hooks are always called with keyword arguments, and an implementation may accept fewer arguments
+than its spec, so adding an argument to a spec later never breaks a plugin.
+
+The reference in ``docs/hooks.md`` must match these signatures; a test checks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from onboardkit.consent import ConsentRecord
+    from onboardkit.errors import Issue
+    from onboardkit.fields import FieldSpec
+    from onboardkit.partners import Partner
+    from onboardkit.passwords import PasswordPolicy, PasswordRule
+
+PROJECT_NAME = "onboardkit"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def onboardkit_password_rules(
+    tenant: str, policy: PasswordPolicy
+) -> Iterable[PasswordRule] | None:
+    """Add rules to a tenant's password policy (a breached-password check, say).
+
+    Collector: the rules of every plugin are checked, after the built-in ones, and all violations
+    are reported together.
+
+    :param tenant: The id of the tenant whose policy is being assembled.
+    :param policy: The tenant's configured policy (length bounds, profile, context settings).
+    :return: Rules to add, or ``None`` for none. A rule that raises is reported and skipped,
+        never passed on to the person choosing a password.
+    """
+
+
+@hookspec
+def onboardkit_validate_field(
+    tenant: str, field: FieldSpec, value: object, values: Mapping[str, object]
+) -> Iterable[Issue] | None:
+    """Check a custom-field value beyond its declared rules (a checksum on a customer number).
+
+    Collector: called only for values that passed the field's declared checks, with the value
+    already parsed and normalized; the issues of every plugin are reported together.
+
+    :param tenant: The id of the tenant whose schema is being validated.
+    :param field: The declaration of the field.
+    :param value: The parsed, normalized value.
+    :param values: Every parsed value of the submission by field name, for cross-field checks.
+    :return: Issues found (their paths are taken as given), or ``None`` for none.
+    """
+
+
+@hookspec(firstresult=True)
+def onboardkit_resolve_partner_code(tenant: str, code: str) -> Partner | None:
+    """Find the partner a partner code belongs to.
+
+    Stops at first non-None result. The built-in registry of operator-issued codes answers first;
+    provider plugins (partner details from a remote system) answer for codes it does not know.
+    A plugin that raises or does not answer within the time limit makes the resolution fail
+    closed with ``partner_code.unavailable``.
+
+    :param tenant: The id of the tenant the sign-up happens in.
+    :param code: The code as the person typed it, stripped of surrounding white space and
+        bounded in length; providers normalize it as their codes require.
+    :return: The partner, or ``None`` when this plugin does not know the code.
+    """
+
+
+@hookspec
+def onboardkit_consent_recorded(record: ConsentRecord) -> None:
+    """Observe a consent event (given, withdrawn or erased) after it was appended to the ledger.
+
+    :param record: The appended record, with its position and hash in the chain.
+    """
