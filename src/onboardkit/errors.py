@@ -71,9 +71,17 @@ class Message:
     template: str
 
     def render(self, locale: str | None = None, params: Mapping[str, Any] | None = None) -> str:
-        """The text in ``locale`` (English by default) with ``params`` filled in."""
+        """The text in ``locale`` (English by default) with ``params`` filled in.
+
+        A param that is itself a :class:`Message` (a configuration error's ``reason``, say) is
+        rendered in the same locale.
+        """
         text = translate(self.template, context=self.code, locale=locale)
-        return _FORMATTER.vformat(text, (), dict(params or {}))
+        values = {
+            name: value.render(locale) if isinstance(value, Message) else value
+            for name, value in (params or {}).items()
+        }
+        return _FORMATTER.vformat(text, (), values)
 
 
 _REGISTRY: dict[str, Message] = {}
@@ -101,6 +109,13 @@ def _frozen_params(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return dict(value or {})
 
 
+def _json_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Params for a JSON answer: a nested :class:`Message` becomes its code."""
+    return {
+        name: value.code if isinstance(value, Message) else value for name, value in params.items()
+    }
+
+
 @attrs.frozen(eq=True, hash=False)
 class Issue:
     """One problem with one piece of input: where (``path``), what (``message``) and details."""
@@ -122,7 +137,7 @@ class Issue:
             "path": self.path,
             "code": self.code,
             "message": self.localized(locale),
-            "params": dict(self.params),
+            "params": _json_params(self.params),
         }
 
 
@@ -151,7 +166,11 @@ class OnboardkitError(Exception):
 
     def as_dict(self, locale: str | None = None) -> dict[str, Any]:
         """A JSON-ready description of the error for API answers."""
-        return {"code": self.code, "message": self.localized(locale), "params": dict(self.params)}
+        return {
+            "code": self.code,
+            "message": self.localized(locale),
+            "params": _json_params(self.params),
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, params={self.params!r})"
@@ -219,9 +238,7 @@ class TokenBadSignature(TokenError):
 class TokenExpired(TokenError):
     """Signed by us, but past its expiry (plus the clock-skew leeway)."""
 
-    default_message = message(
-        "token.expired", "This link has expired. Please request a new one."
-    )
+    default_message = message("token.expired", "This link has expired. Please request a new one.")
 
 
 class TokenWrongPurpose(TokenError):
@@ -250,9 +267,7 @@ class ConsentError(OnboardkitError):
 class ConsentRequired(ValidationError):
     """Required consents are missing; each missing purpose is an issue at ``consents.<purpose>``."""
 
-    default_message = message(
-        "consent.required", "Please accept the required terms to continue."
-    )
+    default_message = message("consent.required", "Please accept the required terms to continue.")
 
 
 class LedgerIntegrityError(ConsentError):

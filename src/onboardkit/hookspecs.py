@@ -36,9 +36,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def onboardkit_password_rules(
-    tenant: str, policy: PasswordPolicy
-) -> Iterable[PasswordRule] | None:
+def onboardkit_password_rules(tenant: str, policy: PasswordPolicy) -> Iterable[PasswordRule] | None:
     """Add rules to a tenant's password policy (a breached-password check, say).
 
     Collector: the rules of every plugin are checked, after the built-in ones, and all violations

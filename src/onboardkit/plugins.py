@@ -99,7 +99,9 @@ class Plugins:
                 plugin = entry_point.load()
                 self.register(plugin, name=name)
             except Exception as exc:  # a broken plugin must not take the host down
-                log.error("onboardkit plugin %r (%s) failed to load: %r", name, entry_point.value, exc)
+                log.error(
+                    "onboardkit plugin %r (%s) failed to load: %r", name, entry_point.value, exc
+                )
                 self.failures.append(PluginFailure(name, entry_point.value, repr(exc)))
 
     def register(self, plugin: object, name: str | None = None) -> str:
@@ -148,7 +150,9 @@ class Plugins:
         return [issue for answer in reversed(answers) for issue in answer or ()]
 
     def resolve_partner_code(self, *, tenant: str, code: str) -> Partner | None:
-        return cast("Partner | None", self._hook.onboardkit_resolve_partner_code(tenant=tenant, code=code))
+        return cast(
+            "Partner | None", self._hook.onboardkit_resolve_partner_code(tenant=tenant, code=code)
+        )
 
     def consent_recorded(self, *, record: ConsentRecord) -> None:
         self._hook.onboardkit_consent_recorded(record=record)
