@@ -3,7 +3,8 @@
 Three kinds of hook:
 
 * **collectors** return a list (or ``None``); onboardkit concatenates the answers of every
-  plugin: :func:`onboardkit_password_rules`, :func:`onboardkit_validate_field`.
+  plugin: :func:`onboardkit_password_rules`, :func:`onboardkit_validate_field`,
+  :func:`onboardkit_template_folders`, :func:`onboardkit_mail_transports`.
 * **deciders** (``firstresult``) stop at the first plugin that answers with something other than
   ``None``: :func:`onboardkit_resolve_partner_code`.
 * **observers** return ``None`` and are told that something happened:
@@ -17,7 +18,8 @@ The reference in ``docs/hooks.md`` must match these signatures; a test checks it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from onboardkit.fields import FieldSpec
     from onboardkit.partners import Partner
     from onboardkit.passwords import PasswordPolicy, PasswordRule
+    from onboardkit.transports import Transport
 
 PROJECT_NAME = "onboardkit"
 
@@ -87,4 +90,34 @@ def onboardkit_consent_recorded(record: ConsentRecord) -> None:
     """Observe a consent event (given, withdrawn or erased) after it was appended to the ledger.
 
     :param record: The appended record, with its position and hash in the chain.
+    """
+
+
+@hookspec
+def onboardkit_template_folders(tenant: str) -> Iterable[str | os.PathLike[str]] | None:
+    """Add template folders, searched after the host's own folders and before onboardkit's.
+
+    Collector: the folders of every plugin are searched in the order the plugins were
+    registered. A folder holds templates at the same paths as onboardkit's own
+    (``mail/confirmation.html``, ``mail/de/confirmation.txt``), so a plugin can restyle or
+    reword any mail for the tenants it serves.
+
+    :param tenant: The id of the tenant a mail is rendered for.
+    :return: Folders (paths), or ``None`` for none.
+    """
+
+
+@hookspec
+def onboardkit_mail_transports() -> (
+    Mapping[str, Callable[[Mapping[str, object]], Transport]] | None
+):
+    """Offer more ways to send mail, selectable by name as ``mail.transport.type``.
+
+    Collector: each plugin maps type names to a factory that builds a transport from the
+    configuration table (the whole ``mail.transport`` table, ``type`` included). The built-in
+    types (``smtp``, ``console``, ``folder``) cannot be replaced, and a name two plugins offer
+    is refused when it is selected.
+
+    :return: Factories by type name, or ``None`` for none. A factory raises
+        ``ConfigurationError`` for a setting it cannot use.
     """

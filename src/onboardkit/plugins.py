@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import import_module, metadata
 from typing import TYPE_CHECKING, Any, cast
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from onboardkit.fields import FieldSpec
     from onboardkit.partners import Partner
     from onboardkit.passwords import PasswordPolicy, PasswordRule
+    from onboardkit.transports import Transport
 
 __all__ = ["BUILTIN_PLUGINS", "DISABLE_ENV", "ENTRY_POINT_GROUP", "PluginFailure", "Plugins"]
 
@@ -156,3 +157,14 @@ class Plugins:
 
     def consent_recorded(self, *, record: ConsentRecord) -> None:
         self._hook.onboardkit_consent_recorded(record=record)
+
+    def template_folders(self, *, tenant: str) -> list[str | os.PathLike[str]]:
+        answers = self._hook.onboardkit_template_folders(tenant=tenant)
+        return [folder for answer in reversed(answers) for folder in answer or ()]
+
+    def mail_transports(
+        self,
+    ) -> list[Mapping[str, Callable[[Mapping[str, object]], Transport]]]:
+        """Each plugin's answer on its own, first registered first (duplicates stay visible)."""
+        answers = self._hook.onboardkit_mail_transports()
+        return [dict(answer) for answer in reversed(answers) if answer]
