@@ -1,6 +1,7 @@
 """onboardkit: user onboarding for Python web apps.
 
-Importing this package loads no plugin and touches no database; see :class:`onboardkit.plugins.Plugins`.
+Importing this package loads no plugin and touches no database; see
+:class:`onboardkit.plugins.Plugins`.
 """
 
 from onboardkit.hookspecs import hookimpl

@@ -4,18 +4,41 @@ Everything here is public and stable in the same way as the rest of the API::
 
     from onboardkit.testing import FrozenClock, make_plugins
 
-Fakes for the building blocks' storage live in submodules and are re-exported here.
+The stores, fakes and servers of the building blocks live in submodules and are re-exported
+here; they are imported on first use, so ``import onboardkit.testing`` stays cheap and needs
+no test-only package (``LocalSmtpServer`` needs ``aiosmtpd``, from the ``test`` extra).
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
+from typing import Any
 
 import attrs
 
 from onboardkit.plugins import Plugins
 
-__all__ = ["FrozenClock", "make_plugins"]
+_LAZY = {
+    "CheapTestHasher": "onboardkit.testing.passwords",
+    "fast_argon2_hasher": "onboardkit.testing.passwords",
+    "InMemoryConsentStore": "onboardkit.testing.consent",
+    "InMemoryPartnerCodeStore": "onboardkit.testing.partners",
+    "PartnerCodeStoreContract": "onboardkit.testing.partners",
+    "MemoryRateLimitBackend": "onboardkit.testing.ratelimits",
+    "RateLimitBackendContract": "onboardkit.testing.ratelimits",
+    "LocalSmtpServer": "onboardkit.testing.mail",
+    "memory_store": "onboardkit.testing.store",
+}
+
+__all__ = ["FrozenClock", "make_plugins", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 def make_plugins(*plugins: object, builtins: bool = True) -> Plugins:
