@@ -35,7 +35,13 @@ def iot() -> dict:
         "default_user_type": "customer_admin",
         "partner_user_type": "partner_user",
         "partners": {"enabled": True},
-        "fields": {"vat_id": {"type": "text", "max_length": 20, "label": {"en": "VAT ID", "de": "USt-IdNr."}}},
+        "fields": {
+            "vat_id": {
+                "type": "text",
+                "max_length": 20,
+                "label": {"en": "VAT ID", "de": "USt-IdNr."},
+            }
+        },
         "consent": PRIVACY,
         "passwords": {"profile": "default", "min_length": 10},
     }
@@ -58,7 +64,8 @@ def test_a_complete_tenant_loads_with_every_building_block():
     assert tenant.password_policy.min_length == 10
     assert [field.name for field in tenant.fields.fields] == ["vat_id"]
     assert [doc.purpose for doc in tenant.consents.current("en")] == ["privacy"]
-    assert tenant.partners_enabled and tenant.partner_user_type == "partner_user"
+    assert tenant.partners_enabled
+    assert tenant.partner_user_type == "partner_user"
 
 
 def test_an_unknown_tenant_is_a_typed_error_in_both_languages():
