@@ -22,13 +22,14 @@ import binascii
 import logging
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
 import attrs
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from onboardkit.config import whole_number
 from onboardkit.errors import ConfigurationError
 from onboardkit.passwords import normalize_password
 
@@ -149,18 +150,6 @@ class Hasher(Protocol):
         """Whether ``stored`` should be replaced by a new hash at the next successful login."""
 
 
-def _within(low: int, high: int) -> Callable[[object, attrs.Attribute[int], object], None]:
-    def check(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigurationError(key=attribute.name, reason="expected a whole number")
-        if not low <= value <= high:
-            raise ConfigurationError(
-                key=attribute.name, reason=f"must be between {low} and {high}, not {value}"
-            )
-
-    return check
-
-
 @attrs.frozen
 class PasswordHasher:
     """Argon2id password hashing with the given parameters (OWASP's by default).
@@ -175,11 +164,11 @@ class PasswordHasher:
     :raises ConfigurationError: for parameters out of range, or below OWASP's minimums.
     """
 
-    memory_cost: int = attrs.field(default=19_456, validator=_within(8, MAX_MEMORY_COST))
-    iterations: int = attrs.field(default=2, validator=_within(1, MAX_ITERATIONS))
-    lanes: int = attrs.field(default=1, validator=_within(1, MAX_LANES))
-    salt_length: int = attrs.field(default=16, validator=_within(_MIN_SALT_LENGTH, 64))
-    hash_length: int = attrs.field(default=32, validator=_within(_MIN_HASH_LENGTH, 64))
+    memory_cost: int = attrs.field(default=19_456, validator=whole_number(8, MAX_MEMORY_COST))
+    iterations: int = attrs.field(default=2, validator=whole_number(1, MAX_ITERATIONS))
+    lanes: int = attrs.field(default=1, validator=whole_number(1, MAX_LANES))
+    salt_length: int = attrs.field(default=16, validator=whole_number(_MIN_SALT_LENGTH, 64))
+    hash_length: int = attrs.field(default=32, validator=whole_number(_MIN_HASH_LENGTH, 64))
     allow_weak_parameters: bool = attrs.field(default=False, kw_only=True)
 
     def __attrs_post_init__(self) -> None:

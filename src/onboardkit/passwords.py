@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Protocol
 import attrs
 
 from onboardkit import hookimpl
+from onboardkit.config import whole_number
 from onboardkit.errors import (
     ConfigurationError,
     Issue,
@@ -644,18 +645,6 @@ def _describe(rule: PasswordRule, locale: str | None) -> dict[str, Any] | None:
 # -- the policy ----------------------------------------------------------------------------------
 
 
-def _whole_number(low: int, high: int) -> Callable[[object, attrs.Attribute[int], object], None]:
-    def check(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigurationError(key=attribute.name, reason="expected a whole number")
-        if not low <= value <= high:
-            raise ConfigurationError(
-                key=attribute.name, reason=f"must be between {low} and {high}, not {value}"
-            )
-
-    return check
-
-
 def _switch(_instance: object, attribute: attrs.Attribute[bool], value: object) -> None:
     if not isinstance(value, bool):
         raise ConfigurationError(key=attribute.name, reason="expected true or false")
@@ -679,18 +668,18 @@ class PasswordPolicy:
     """
 
     min_length: int = attrs.field(
-        default=12, validator=_whole_number(MIN_LENGTH_FLOOR, MAX_LENGTH_CEILING)
+        default=12, validator=whole_number(MIN_LENGTH_FLOOR, MAX_LENGTH_CEILING)
     )
     max_length: int = attrs.field(
-        default=128, validator=_whole_number(MAX_LENGTH_FLOOR, MAX_LENGTH_CEILING)
+        default=128, validator=whole_number(MAX_LENGTH_FLOOR, MAX_LENGTH_CEILING)
     )
     blocklist: bool = attrs.field(default=True, validator=_switch)
     context: bool = attrs.field(default=True, validator=_switch)
-    min_score: int = attrs.field(default=3, validator=_whole_number(0, 4))
-    min_upper: int = attrs.field(default=0, validator=_whole_number(0, MAX_LENGTH_FLOOR))
-    min_lower: int = attrs.field(default=0, validator=_whole_number(0, MAX_LENGTH_FLOOR))
-    min_digits: int = attrs.field(default=0, validator=_whole_number(0, MAX_LENGTH_FLOOR))
-    min_special: int = attrs.field(default=0, validator=_whole_number(0, MAX_LENGTH_FLOOR))
+    min_score: int = attrs.field(default=3, validator=whole_number(0, 4))
+    min_upper: int = attrs.field(default=0, validator=whole_number(0, MAX_LENGTH_FLOOR))
+    min_lower: int = attrs.field(default=0, validator=whole_number(0, MAX_LENGTH_FLOOR))
+    min_digits: int = attrs.field(default=0, validator=whole_number(0, MAX_LENGTH_FLOOR))
+    min_special: int = attrs.field(default=0, validator=whole_number(0, MAX_LENGTH_FLOOR))
     profile: str = "default"
 
     def __attrs_post_init__(self) -> None:
