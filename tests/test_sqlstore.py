@@ -992,3 +992,27 @@ def test_a_conflict_reads_well_in_german() -> None:
     assert Conflict().localized("de") == (
         "Jemand anderes hat dies im selben Moment geändert. Bitte versuchen Sie es erneut."
     )
+
+
+def test_a_new_sqlite_file_locked_by_another_writer_is_opened_once_the_lock_goes(tmp_path):
+    # Switching a file to WAL needs it to itself, and SQLite refuses at once instead of waiting
+    # out the busy timeout; several processes opening a new file together used to fail here.
+    import sqlite3
+
+    path = tmp_path / "fresh.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE other (x INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO other VALUES (1)")
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        store = SqlStore.from_url(f"sqlite:///{path}", busy_timeout=5.0)
+        store.migrate()
+        assert store.atomic(lambda tx: list(tx.signing_keys())) == []
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        store.dispose()
+    finally:
+        release.join()
+        holder.close()

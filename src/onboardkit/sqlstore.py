@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -168,6 +169,7 @@ def account_values(account: Account) -> dict[str, Any]:
         "invited_by": account.invited_by,
         "reviewed_by": account.reviewed_by,
         "rejection_reason": account.rejection_reason,
+        "pending_consents": _json_or_null(account.pending_consents),
         "created_at": account.created_at,
         "updated_at": account.updated_at,
         "confirmed_at": account.confirmed_at,
@@ -199,6 +201,7 @@ def account_from_row(row: Mapping[Any, Any]) -> Account:
         invited_by=row["invited_by"],
         reviewed_by=row["reviewed_by"],
         rejection_reason=row["rejection_reason"],
+        pending_consents=row["pending_consents"],
         confirmed_at=_optional_time(row["confirmed_at"]),
         decided_at=_optional_time(row["decided_at"]),
         expires_at=_optional_time(row["expires_at"]),
@@ -765,6 +768,10 @@ class SqlTransaction:
             Conflict,
         )
 
+    def delete_signing_key(self, kid: str) -> None:
+        table = schema.signing_keys
+        self._connection.execute(sa.delete(table).where(table.c.kid == kid))
+
     # -- the building blocks' own stores ----------------------------------------------------------
 
     @property
@@ -827,12 +834,31 @@ class _OwnTransactionPartnerCodeStore:
 # -- the store ------------------------------------------------------------------------------------
 
 
+def _sqlite_use_wal(cursor: Any, busy_timeout: float) -> None:
+    """Switch the file to write-ahead logging unless it already is (the mode is persistent).
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once rather
+    than through the busy handler when another connection holds it, as happens when several
+    processes open a new file together; so a locked switch is tried again until the busy
+    timeout has passed.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        mode = str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        if mode in {"wal", "memory"}:
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.005 + secrets.randbelow(20) / 1000)
+
+
 def _sqlite_setup(*, busy_timeout: float, wal: bool) -> Callable[[Any, Any], None]:
     pragmas = [f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000)):d}"]
     pragmas.append("PRAGMA foreign_keys = ON")
-    if wal:
-        # One sync per commit instead of several, and readers never wait for the writer.
-        pragmas.append("PRAGMA journal_mode = WAL")
 
     def set_up(dbapi_connection: Any, _record: Any) -> None:
         # The driver must not open transactions on its own (it would defer them, and leave
@@ -842,6 +868,9 @@ def _sqlite_setup(*, busy_timeout: float, wal: bool) -> Callable[[Any, Any], Non
         try:
             for pragma in pragmas:
                 cursor.execute(pragma)
+            if wal:
+                # One sync per commit instead of several, and readers never wait for the writer.
+                _sqlite_use_wal(cursor, busy_timeout)
         finally:
             cursor.close()
 
