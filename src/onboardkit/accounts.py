@@ -29,6 +29,7 @@ from onboardkit.errors import OnboardkitError, message
 __all__ = [
     "TRANSITIONS",
     "Account",
+    "AccountEvent",
     "AccountStatus",
     "Action",
     "Flow",
@@ -147,6 +148,8 @@ class Account:
     invited_by: str | None = None
     reviewed_by: str | None = None
     rejection_reason: str | None = None
+    #: The consent decisions of an unconfirmed registration, recorded at confirmation.
+    pending_consents: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
     confirmed_at: float | None = None
     decided_at: float | None = None
     expires_at: float | None = None
@@ -175,3 +178,24 @@ class Account:
         return attrs.evolve(
             self, status=target, updated_at=now, version=self.version + 1, **changes
         )
+
+
+@attrs.frozen
+class AccountEvent:
+    """Something happened to an account: it was created, moved, replaced or removed.
+
+    Observers (``onboardkit_account_changed``) get one after the step committed, for an audit
+    trail. ``action`` is an :class:`Action` value for transitions, or one of ``created``,
+    ``replaced`` (an unclaimed account was taken over by a new registration or invitation),
+    ``updated`` (an invitation's roles), ``erased`` and ``purged``. ``to_status`` is ``None``
+    when the account is gone.
+    """
+
+    tenant: str
+    account_id: str
+    flow: Flow
+    action: str
+    from_status: AccountStatus | None
+    to_status: AccountStatus | None
+    at: float
+    actor: str | None = None

@@ -8,7 +8,10 @@ Three kinds of hook:
 * **deciders** (``firstresult``) stop at the first plugin that answers with something other than
   ``None``: :func:`onboardkit_resolve_partner_code`.
 * **observers** return ``None`` and are told that something happened:
-  :func:`onboardkit_consent_recorded`.
+  :func:`onboardkit_consent_recorded`, :func:`onboardkit_account_changed`.
+
+:func:`onboardkit_provision_account` is called for every implementation inside the step that
+activates an account; an implementation that raises rolls the step back.
 
 Hooks are always called with keyword arguments, and an implementation may accept fewer arguments
 than its spec, so adding an argument to a spec later never breaks a plugin.
@@ -25,11 +28,13 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from onboardkit.accounts import Account, AccountEvent
     from onboardkit.consent import ConsentRecord
     from onboardkit.errors import Issue
     from onboardkit.fields import FieldSpec
     from onboardkit.partners import Partner
     from onboardkit.passwords import PasswordPolicy, PasswordRule
+    from onboardkit.tenants import Tenant
     from onboardkit.transports import Transport
 
 PROJECT_NAME = "onboardkit"
@@ -120,4 +125,30 @@ def onboardkit_mail_transports() -> (
 
     :return: Factories by type name, or ``None`` for none. A factory raises
         ``ConfigurationError`` for a setting it cannot use.
+    """
+
+
+@hookspec
+def onboardkit_account_changed(event: AccountEvent) -> None:
+    """Observe an account being created, moved to another status, replaced or removed.
+
+    Observer: called after the step that made the change committed, once per change, for an
+    audit trail. An implementation that raises is logged and skipped; the change stays.
+
+    :param event: The tenant, account id, flow, action, old and new status, time and actor.
+    """
+
+
+@hookspec
+def onboardkit_provision_account(tenant: Tenant, account: Account) -> None:
+    """Create the host's own user for an account that has just become active.
+
+    Called for every implementation, inside the transaction that activates the account (approval
+    after review, confirmation without review, accepted invitation, completed sign-up). An
+    implementation that raises rolls the whole step back: the account stays where it was, no
+    mail goes out, and the caller gets ``account.provisioning_failed`` and can try again.
+
+    :param tenant: The tenant's configuration.
+    :param account: The account as it will be stored: status ``active``, roles, user type,
+        organization or partner.
     """

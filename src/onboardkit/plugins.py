@@ -25,11 +25,13 @@ import pluggy
 from onboardkit import hookspecs
 
 if TYPE_CHECKING:
+    from onboardkit.accounts import Account, AccountEvent
     from onboardkit.consent import ConsentRecord
     from onboardkit.errors import Issue
     from onboardkit.fields import FieldSpec
     from onboardkit.partners import Partner
     from onboardkit.passwords import PasswordPolicy, PasswordRule
+    from onboardkit.tenants import Tenant
     from onboardkit.transports import Transport
 
 __all__ = ["BUILTIN_PLUGINS", "DISABLE_ENV", "ENTRY_POINT_GROUP", "PluginFailure", "Plugins"]
@@ -168,3 +170,21 @@ class Plugins:
         """Each plugin's answer on its own, first registered first (duplicates stay visible)."""
         answers = self._hook.onboardkit_mail_transports()
         return [dict(answer) for answer in reversed(answers) if answer]
+
+    def account_changed(self, *, event: AccountEvent) -> None:
+        """Tell every observer; one that raises is logged and the others are still told."""
+        hook = self._hook.onboardkit_account_changed
+        for implementation in reversed(hook.get_hookimpls()):
+            arguments = {"event": event}
+            try:
+                implementation.function(
+                    **{name: arguments[name] for name in implementation.argnames}
+                )
+            except Exception:  # an audit observer must never undo or break the change
+                log.exception(
+                    "onboardkit_account_changed of plugin %r raised", implementation.plugin_name
+                )
+
+    def provision_account(self, *, tenant: Tenant, account: Account) -> None:
+        """Let every plugin create its user; an exception propagates (the step rolls back)."""
+        self._hook.onboardkit_provision_account(tenant=tenant, account=account)

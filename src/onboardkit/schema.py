@@ -81,6 +81,9 @@ accounts = sa.Table(
     sa.Column("invited_by", sa.String(254), nullable=True),
     sa.Column("reviewed_by", sa.String(254), nullable=True),
     sa.Column("rejection_reason", sa.String(2000), nullable=True),
+    # The consent decisions of an unconfirmed registration; recorded in the consent ledger only
+    # when the address is confirmed, so a replaced registration leaves no consent behind.
+    sa.Column("pending_consents", sa.JSON, nullable=True),
     sa.Column("created_at", TIME, nullable=False),
     sa.Column("updated_at", TIME, nullable=False),
     sa.Column("confirmed_at", TIME, nullable=True),

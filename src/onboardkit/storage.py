@@ -146,6 +146,9 @@ class Transaction(Protocol):
 
     def add_signing_key(self, key: SigningKeyRow) -> None: ...
 
+    def delete_signing_key(self, kid: str) -> None:
+        """Remove a retired key: links signed with it stop verifying."""
+
     # -- the building blocks' own stores, bound to this transaction --------------------------
 
     @property

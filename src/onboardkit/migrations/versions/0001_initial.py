@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("invited_by", sa.String(length=254), nullable=True),
         sa.Column("reviewed_by", sa.String(length=254), nullable=True),
         sa.Column("rejection_reason", sa.String(length=2000), nullable=True),
+        sa.Column("pending_consents", sa.JSON(), nullable=True),
         sa.Column("created_at", TIME, nullable=False),
         sa.Column("updated_at", TIME, nullable=False),
         sa.Column("confirmed_at", TIME, nullable=True),

@@ -1,0 +1,198 @@
+"""Shared set-up of the onboarding tests: the three seed tenants, the service, mail and links."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote
+
+from onboardkit import hookimpl
+from onboardkit.onboarding import Onboarding
+from onboardkit.partners import Partner
+from onboardkit.plugins import Plugins
+from onboardkit.ratelimits import RateLimiter
+from onboardkit.storage import OutboxMail, Store
+from onboardkit.tenants import Tenants
+from onboardkit.testing import FrozenClock, make_plugins
+from onboardkit.testing.passwords import CheapTestHasher
+
+SECRET = b"onboardkit test secret, 32 bytes or more"
+STRONG = "Tundra-Violet-Harbor-93"
+OTHER_STRONG = "Quartz-Meadow-Lantern-57"
+
+
+def _purpose(title: str, *, required: bool) -> dict[str, Any]:
+    return {
+        "required": required,
+        "versions": [
+            {
+                "version": "2024-05",
+                "locales": {
+                    "en": {"title": title, "text": f"The {title} text."},
+                    "de": {"title": f"{title} (de)", "text": f"Der Text: {title}."},
+                },
+            }
+        ],
+    }
+
+
+CONFIG: dict[str, Any] = {
+    # Seed 000: self-registration with custom fields, double opt-in and review.
+    "pim": {
+        "name": "PIM Portal",
+        "base_url": "https://pim.example.com/onboarding",
+        "sender": "no-reply@pim.example.com",
+        "flows": ["registration"],
+        "roles": ["viewer", "editor"],
+        "user_types": {"staff": {"permissions": ["edit"]}},
+        "review": {"required": True, "reviewers": ["review@pim.example.com"]},
+        "fields": {
+            "customer_number": {
+                "type": "text",
+                "label": "Customer number",
+                "required": True,
+                "pattern": "[0-9]{6}",
+            },
+            "employee_number": {"type": "text", "label": "Employee number", "max_length": 12},
+        },
+        "consent": {
+            "purposes": {
+                "privacy": _purpose("Privacy policy", required=True),
+                "newsletter": _purpose("Newsletter", required=False),
+            }
+        },
+    },
+    # Seed 000 without review: confirmation activates.
+    "dam": {
+        "name": "DAM",
+        "base_url": "https://dam.example.com",
+        "sender": "no-reply@dam.example.com",
+        "flows": ["registration"],
+        "consent": {"purposes": {"privacy": _purpose("Privacy policy", required=True)}},
+    },
+    # Seed 001: invitations with the composition password profile.
+    "collab": {
+        "name": "collaboration",
+        "base_url": "https://collab.example.com",
+        "sender": "no-reply@collab.example.com",
+        "default_locale": "de",
+        "flows": ["invitation"],
+        "roles": ["policyholder", "broker"],
+        "passwords": {"profile": "composition"},
+        "consent": {"purposes": {"privacy": _purpose("Privacy policy", required=True)}},
+    },
+    # Seed 002: email-first sign-up of customers and partners.
+    "shop": {
+        "name": "Shop",
+        "base_url": "https://shop.example.com",
+        "sender": "no-reply@shop.example.com",
+        "flows": ["signup"],
+        "roles": ["buyer", "viewer"],
+        "user_types": {
+            "customer_admin": {"permissions": ["customer_account_admin", "buy"]},
+            "customer_user": {"permissions": ["buy"]},
+            "partner_user": {"permissions": ["resell"]},
+        },
+        "default_user_type": "customer_admin",
+        "colleague_user_type": "customer_user",
+        "partner_user_type": "partner_user",
+        "partners": {"enabled": True},
+        "consent": {
+            "purposes": {
+                "terms": _purpose("Terms of service", required=True),
+                "privacy": _purpose("Privacy policy", required=True),
+            }
+        },
+    },
+}
+
+TENANTS = Tenants.from_mapping({"tenants": CONFIG})
+
+
+class RemotePartners:
+    """A partner-provider plugin that knows one code."""
+
+    @hookimpl
+    def onboardkit_resolve_partner_code(self, tenant: str, code: str) -> Partner | None:
+        if code == "REMOTE-42":
+            return Partner(id="remote-7", name="Remote Reseller", tenant=tenant, source="http")
+        return None
+
+
+@contextmanager
+def service(
+    store: Store,
+    clock: FrozenClock,
+    *,
+    plugins: Plugins | None = None,
+    limiter: RateLimiter | None = None,
+    hasher: Any = None,
+) -> Iterator[Onboarding]:
+    onboarding = Onboarding(
+        TENANTS,
+        store,
+        secret=SECRET,
+        plugins=plugins if plugins is not None else make_plugins(),
+        hasher=hasher if hasher is not None else CheapTestHasher(),
+        limiter=limiter,
+        clock=clock,
+    )
+    try:
+        yield onboarding
+    finally:
+        onboarding.close()
+
+
+def mails(store: Store, recipient: str | None = None, kind: str | None = None) -> list[OutboxMail]:
+    """Mails in the outbox, newest first."""
+    found = store.atomic(lambda tx: list(tx.mails(limit=1000)))
+    return [
+        mail
+        for mail in found
+        if (recipient is None or mail.recipient == recipient)
+        and (kind is None or mail.kind == kind)
+    ]
+
+
+_TOKEN = re.compile(r"[?&]token=([A-Za-z0-9_\-%]+)")
+
+
+def link_token(mail: OutboxMail) -> str:
+    """The token of the link in a mail, read from its text as a person would click it."""
+    found = _TOKEN.search(mail.text)
+    assert found is not None, "the mail has no link with a token"
+    return unquote(found.group(1))
+
+
+def latest_token(store: Store, recipient: str, kind: str) -> str:
+    return link_token(mails(store, recipient, kind)[0])
+
+
+def registration_form(email: str, password: str = STRONG, **extra: object) -> dict[str, object]:
+    form: dict[str, object] = {
+        "email": email,
+        "password": password,
+        "given_name": "Anna",
+        "family_name": "Berg",
+        "fields.customer_number": "123456",
+        "fields.employee_number": "77",
+        "consents.privacy": "on",
+    }
+    form.update(extra)
+    return form
+
+
+def signup_form(kind: str = "customer", **extra: object) -> dict[str, object]:
+    form: dict[str, object] = {
+        "kind": kind,
+        "given_name": "Carla",
+        "family_name": "Diaz",
+        "company.name": "Diaz Logistics",
+        "password": STRONG,
+        "consents.terms": "on",
+        "consents.privacy": "on",
+    }
+    form.update(extra)
+    return form
