@@ -1,0 +1,832 @@
+"""The ``onboardkit`` command: what operators do by hand, on the embedded default or a SQL server.
+
+Every command reads the deployment's settings (``--config PATH``, else ``ONBOARDKIT_CONFIG``,
+else ``onboardkit.toml`` in the current folder; see :mod:`onboardkit.settings`) and works through
+the same core as the web application, so a review in the terminal writes the same records and
+mails as one in a browser::
+
+    onboardkit pending
+    onboardkit approve 3f2a... --role editor --reviewer review@example.com
+    onboardkit outbox deliver --loop
+
+Exit codes: 0 done; 1 the operation was refused (an onboardkit error: its code and message are
+printed, in the language of ``--locale`` or ``LANG``); 2 a usage or configuration error. An
+expected error never prints a traceback. Secrets are never printed, with one exception: a new
+partner code is shown once, when it is created. Values people typed (names, fields) are printed
+with control characters escaped, so they cannot drive the operator's terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
+
+import attrs
+import sqlalchemy as sa
+
+from onboardkit import __version__
+from onboardkit.accounts import Account, AccountStatus
+from onboardkit.addresses import parse_email
+from onboardkit.clock import Clock, system_clock
+from onboardkit.errors import ConfigurationError, OnboardkitError, ValidationError, message
+from onboardkit.i18n import normalize_locale
+from onboardkit.onboarding import AccountNotFound
+from onboardkit.settings import (
+    Settings,
+    build_onboarding,
+    build_outbox_worker,
+    build_plugins,
+    build_store,
+    build_transport,
+    check_database_url,
+    redacted_url,
+)
+
+if TYPE_CHECKING:
+    from onboardkit.onboarding import Onboarding
+    from onboardkit.plugins import Plugins
+    from onboardkit.sqlstore import SqlStore
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+DAY = 86_400
+_MAX_ID_LENGTH = 64
+_MAX_LIST = 1000
+
+NOTHING_TO_RESEND = message(
+    "cli.nothing_to_resend",
+    "There is no pending confirmation, invitation or activation for this address in {tenant}.",
+)
+ERASE_NEEDS_YES = message(
+    "cli.erase_needs_yes",
+    "Erasing deletes the account for good. Repeat the command with --yes to do it.",
+)
+DATABASE_UNAVAILABLE = message("cli.database_unavailable", "The database cannot be used: {detail}")
+ERROR_PREFIX = message("cli.error", "error")
+
+
+class NothingToResend(OnboardkitError):
+    """The address has no link-carrying mail that could be sent again."""
+
+    default_message = NOTHING_TO_RESEND
+
+
+class _UsageError(Exception):
+    """A usage problem found after parsing (exit 2), with an onboardkit message."""
+
+    def __init__(self, error: OnboardkitError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class _EraseNotConfirmed(OnboardkitError):
+    default_message = ERASE_NEEDS_YES
+
+
+class _DatabaseUnavailable(OnboardkitError):
+    default_message = DATABASE_UNAVAILABLE
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def _safe(value: object) -> str:
+    """Text for a terminal: control and format characters (ESC, CSI, bidi overrides) escaped."""
+    text = "" if value is None else str(value)
+    return "".join(
+        char
+        if char == " " or unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp")
+        else f"\\u{ord(char):04x}"
+        for char in text
+    )
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Aligned plain-text columns, two spaces apart, headers first."""
+    cells = [[_safe(value) for value in row] for row in rows]
+    widths = [len(header) for header in headers]
+    for row in cells:
+        for index, value in enumerate(row):
+            widths[index] = max(widths[index], len(value))
+    lines = [
+        "  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip()
+        for line in [list(headers), *cells]
+    ]
+    return "\n".join(lines)
+
+
+def _json_default(value: object) -> object:
+    if attrs.has(type(value)):
+        return attrs.asdict(value)  # type: ignore[arg-type]
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "value"):
+        return value.value
+    return str(value)
+
+
+def _dump(data: object) -> str:
+    # ensure_ascii: no raw C1 control character or bidi override ever reaches the terminal.
+    return json.dumps(data, indent=2, sort_keys=True, default=_json_default, ensure_ascii=True)
+
+
+def account_as_dict(account: Account) -> dict[str, Any]:
+    """An account for JSON output: everything but the password hash (only whether one is set)."""
+    return {
+        "id": account.id,
+        "tenant": account.tenant,
+        "flow": account.flow.value,
+        "status": account.status.value,
+        "email": account.email,
+        "canonical_email": account.canonical_email,
+        "locale": account.locale,
+        "has_password": account.password_hash is not None,
+        "profile": dict(account.profile),
+        "fields": dict(account.fields),
+        "user_type": account.user_type,
+        "roles": list(account.roles),
+        "organization_id": account.organization_id,
+        "partner": dict(account.partner) if account.partner is not None else None,
+        "invited_by": account.invited_by,
+        "reviewed_by": account.reviewed_by,
+        "rejection_reason": account.rejection_reason,
+        "created_at": _iso(account.created_at),
+        "updated_at": _iso(account.updated_at),
+        "confirmed_at": _iso(account.confirmed_at),
+        "decided_at": _iso(account.decided_at),
+        "expires_at": _iso(account.expires_at),
+        "version": account.version,
+    }
+
+
+def _name(account: Account) -> str:
+    parts = [account.profile.get("given_name"), account.profile.get("family_name")]
+    return " ".join(str(part) for part in parts if part)
+
+
+def _describe_account(account: Account) -> str:
+    data = account_as_dict(account)
+    lines = []
+    for name in (
+        "id",
+        "tenant",
+        "flow",
+        "status",
+        "email",
+        "locale",
+        "has_password",
+        "user_type",
+        "roles",
+        "organization_id",
+        "invited_by",
+        "reviewed_by",
+        "rejection_reason",
+    ):
+        value = data[name]
+        if name == "roles":
+            value = ", ".join(value) or "-"
+        lines.append(f"{name + ':':<18}{_safe(value if value is not None else '-')}")
+    for name in ("created_at", "updated_at", "confirmed_at", "decided_at", "expires_at"):
+        lines.append(f"{name + ':':<18}{_when(getattr(account, name))}")
+    if account.profile:
+        lines.append("profile:")
+        lines.extend(f"  {_safe(key)}: {_safe(value)}" for key, value in account.profile.items())
+    if account.fields:
+        lines.append("fields:")
+        lines.extend(f"  {_safe(key)}: {_safe(value)}" for key, value in account.fields.items())
+    if account.partner:
+        lines.append("partner:")
+        lines.extend(f"  {_safe(key)}: {_safe(value)}" for key, value in account.partner.items())
+    return "\n".join(lines)
+
+
+# -- the deployment, opened lazily -------------------------------------------------------------
+
+
+class _Deployment:
+    """What the commands work with; each part is made on first use and closed at the end."""
+
+    def __init__(self, args: argparse.Namespace, environ: Mapping[str, str], clock: Clock) -> None:
+        self._args = args
+        self._environ = environ
+        self.clock = clock
+        self._settings: Settings | None = None
+        self._store: SqlStore | None = None
+        self._plugins: Plugins | None = None
+        self._onboarding: Onboarding | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            settings = Settings.load(getattr(self._args, "config", None), environ=self._environ)
+            database = getattr(self._args, "database", None)
+            if database:
+                check_database_url(database, key="--database")
+                settings = attrs.evolve(settings, database_url=database)
+            self._settings = settings
+        return self._settings
+
+    @property
+    def plugins(self) -> Plugins:
+        if self._plugins is None:
+            self._plugins = build_plugins()
+        return self._plugins
+
+    def store(self, *, migrate: bool | None = None) -> SqlStore:
+        if self._store is None:
+            self._store = build_store(self.settings, migrate=migrate)
+        return self._store
+
+    @property
+    def onboarding(self) -> Onboarding:
+        if self._onboarding is None:
+            self._onboarding = build_onboarding(
+                self.settings, plugins=self.plugins, clock=self.clock, store=self.store()
+            )
+        return self._onboarding
+
+    def account(self, account_id: str, tenant: str | None = None) -> Account:
+        """The account with this id (in ``tenant`` when given), or :class:`AccountNotFound`."""
+        if tenant is not None:
+            self.settings.tenants.get_tenant(tenant)
+        if not account_id or len(account_id) > _MAX_ID_LENGTH:
+            raise AccountNotFound()
+        account = self.store().atomic(lambda tx: tx.account(account_id))
+        if account is None or (tenant is not None and account.tenant != tenant):
+            raise AccountNotFound()
+        return account
+
+    def close(self) -> None:
+        if self._onboarding is not None:
+            self._onboarding.close()
+            self._onboarding.partner_codes.close()
+        if self._store is not None:
+            self._store.dispose()
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+Handler = Callable[[argparse.Namespace, _Deployment, TextIO], int]
+
+
+def _write(out: TextIO, text: str) -> None:
+    out.write(text + "\n")
+
+
+def cmd_pending(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    tenants = [args.tenant] if args.tenant else list(deployment.settings.tenants)
+    accounts: list[Account] = []
+    for tenant in tenants:
+        deployment.settings.tenants.get_tenant(tenant)
+        accounts.extend(
+            deployment.onboarding.pending_reviews(tenant, limit=args.limit, offset=args.offset)
+        )
+    if args.json:
+        _write(out, _dump([account_as_dict(account) for account in accounts]))
+        return EXIT_OK
+    if not accounts:
+        _write(out, "No registrations are waiting for review.")
+        return EXIT_OK
+    rows = [
+        (
+            account.id,
+            account.tenant,
+            account.email,
+            _name(account) or "-",
+            _when(account.created_at),
+            _when(account.confirmed_at),
+        )
+        for account in accounts
+    ]
+    headers = ("ACCOUNT", "TENANT", "EMAIL", "NAME", "REGISTERED", "CONFIRMED")
+    _write(out, format_table(headers, rows))
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    account = deployment.account(args.account_id, args.tenant)
+    _write(out, _dump(account_as_dict(account)) if args.json else _describe_account(account))
+    return EXIT_OK
+
+
+def cmd_approve(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    account = deployment.account(args.account_id, args.tenant)
+    approved = deployment.onboarding.approve(
+        account.tenant,
+        account.id,
+        reviewer=args.reviewer,
+        roles=tuple(args.roles),
+        user_type=args.user_type,
+    )
+    if args.json:
+        _write(out, _dump(account_as_dict(approved)))
+    else:
+        roles = ", ".join(approved.roles) or "-"
+        _write(out, f"Approved {approved.id} ({_safe(approved.email)}); roles: {_safe(roles)}.")
+    return EXIT_OK
+
+
+def cmd_reject(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    account = deployment.account(args.account_id, args.tenant)
+    rejected = deployment.onboarding.reject(
+        account.tenant, account.id, reviewer=args.reviewer, reason=args.reason
+    )
+    if args.json:
+        _write(out, _dump(account_as_dict(rejected)))
+    else:
+        _write(out, f"Rejected {rejected.id} ({_safe(rejected.email)}); the applicant is told.")
+    return EXIT_OK
+
+
+def cmd_invite(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    deployment.settings.tenants.get_tenant(args.tenant)
+    deployment.onboarding.invite(
+        args.tenant,
+        args.email,
+        roles=tuple(args.roles),
+        invited_by=args.invited_by,
+        organization_id=args.organization,
+        user_type=args.user_type,
+    )
+    _write(out, f"An invitation for {_safe(args.email)} is in the outbox.")
+    return EXIT_OK
+
+
+def cmd_resend(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    tenant = deployment.settings.tenants.get_tenant(args.tenant)
+    address = parse_email(args.email)
+    account = deployment.store().atomic(
+        lambda tx: tx.account_by_email(tenant.id, address.canonical)
+    )
+    onboarding = deployment.onboarding
+    if account is None:
+        raise NothingToResend(tenant=tenant.id)
+    if account.status is AccountStatus.INVITED:
+        onboarding.resend_invitation(tenant.id, account.email)
+        what = "invitation"
+    elif account.status is AccountStatus.PENDING_CONFIRMATION:
+        onboarding.resend_confirmation(tenant.id, account.email, client_address=None, locale=None)
+        what = "confirmation mail"
+    elif account.status is AccountStatus.PENDING_ACTIVATION:
+        onboarding.start_signup(tenant.id, account.email, client_address=None, locale=None)
+        what = "activation mail"
+    else:
+        raise NothingToResend(tenant=tenant.id)
+    _write(out, f"A new {what} for {_safe(account.email)} is in the outbox.")
+    return EXIT_OK
+
+
+def cmd_partner_create(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    deployment.settings.tenants.get_tenant(args.tenant)
+    expires_at = deployment.clock() + args.expires_in * DAY if args.expires_in is not None else None
+    registry = deployment.onboarding.partner_registry
+    partner, code = registry.create(
+        args.tenant, args.name, expires_at=expires_at, max_uses=args.max_uses
+    )
+    if args.json:
+        data = {
+            "tenant": partner.tenant,
+            "partner_id": partner.id,
+            "name": partner.name,
+            "code": code,
+            "expires_at": _iso(expires_at),
+            "max_uses": args.max_uses,
+        }
+        _write(out, _dump(data))
+        return EXIT_OK
+    _write(out, f"Partner:   {_safe(partner.name)} ({partner.id}) in {partner.tenant}")
+    _write(out, f"Code:      {code}")
+    _write(out, f"Expires:   {_when(expires_at) if expires_at is not None else 'never'}")
+    _write(out, f"Max uses:  {args.max_uses if args.max_uses is not None else 'no limit'}")
+    _write(out, "The code is shown only this once; only a keyed digest of it is stored.")
+    return EXIT_OK
+
+
+def cmd_consents_export(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    # No look-up of the account first: the proof of an erased account's consents stays exportable.
+    deployment.settings.tenants.get_tenant(args.tenant)
+    if not args.account_id or len(args.account_id) > _MAX_ID_LENGTH:
+        raise AccountNotFound()
+    exported = deployment.onboarding.export_consents(args.tenant, args.account_id)
+    _write(out, _dump(exported))
+    return EXIT_OK
+
+
+def cmd_erase(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    if not args.yes:
+        raise _UsageError(_EraseNotConfirmed())
+    account = deployment.account(args.account_id, args.tenant)
+    deployment.onboarding.erase(account.tenant, account.id, actor=args.actor)
+    _write(out, f"Erased {account.id}; the consent proof stays in pseudonymous form.")
+    return EXIT_OK
+
+
+def cmd_purge(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    report = deployment.onboarding.purge()
+    data = attrs.asdict(report) if attrs.has(type(report)) else dict(vars(report))
+    if args.json:
+        _write(out, _dump(data))
+    else:
+        _write(out, format_table(("PURGED", "COUNT"), sorted(data.items())))
+    return EXIT_OK
+
+
+def cmd_outbox_deliver(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    from onboardkit.outbox import DeliveryReport
+
+    settings = deployment.settings
+    transport = build_transport(settings, deployment.plugins)
+    worker = build_outbox_worker(
+        settings, deployment.store(), transport=transport, clock=deployment.clock
+    )
+    if args.loop:
+        stop = threading.Event()
+        with _stop_on_signals(stop):
+            report = worker.run(stop, idle_sleep=settings.mail.idle_sleep)
+    else:
+        report = DeliveryReport()
+        # Everything due now, batch by batch; a failed mail is due again only later, so this ends.
+        for _round in range(_MAX_LIST):
+            done = worker.deliver_once()
+            report += done
+            if done.claimed == 0:
+                break
+    data = {"sent": report.sent, "failed": report.failed, "gave_up": report.gave_up}
+    if args.json:
+        _write(out, _dump(data))
+    else:
+        _write(out, f"sent {report.sent}, failed {report.failed}, gave up {report.gave_up}")
+    return EXIT_OK
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {number: signal.signal(number, handler) for number in _stop_signals()}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def _stop_signals() -> tuple[signal.Signals, ...]:
+    return (signal.SIGINT, signal.SIGTERM)
+
+
+def cmd_keys_rotate(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    from onboardkit.keys import rotate_signing_keys
+
+    keep = args.keep if args.keep is not None else deployment.settings.keep_keys
+    kid = rotate_signing_keys(deployment.store(), deployment.clock, keep=keep)
+    _write(out, kid)
+    return EXIT_OK
+
+
+def cmd_config_validate(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    if args.path is not None:
+        args.config = args.path
+    settings = deployment.settings
+    if settings.mail.transport is not None:
+        # A plugin's transport type is known only once the plugins are loaded.
+        build_transport(settings, deployment.plugins)
+    tenants = settings.tenants
+    transport = settings.mail.transport_type or "no transport (mail waits in the outbox)"
+    lines = [
+        f"configuration ok: {settings.source if settings.source else '(mapping)'}",
+        f"database:     {redacted_url(settings.database_url)}",
+        f"tenants:      {len(tenants)} ({', '.join(tenants)})",
+        f"mail:         {transport}",
+        f"rate limits:  {settings.rate_limit_backend}",
+    ]
+    for tenant in tenants.values():
+        flows = ", ".join(sorted(flow.value for flow in tenant.flows))
+        review = "review" if tenant.review_required else "no review"
+        lines.append(f"  {tenant.id}: {_safe(tenant.name)} [{flows}; {review}]")
+    if args.json:
+        data = {
+            "source": str(settings.source) if settings.source else None,
+            "database": redacted_url(settings.database_url),
+            "tenants": list(tenants),
+            "mail_transport": settings.mail.transport_type,
+            "rate_limit_backend": settings.rate_limit_backend,
+        }
+        _write(out, _dump(data))
+    else:
+        _write(out, "\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    store = deployment.store(migrate=True)
+    revision = store.schema_revision()
+    _write(out, f"{redacted_url(deployment.settings.database_url)} is at revision {revision}.")
+    return EXIT_OK
+
+
+# -- the parser --------------------------------------------------------------------------------
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    # Accepted before and after the command; after it, only when given (SUPPRESS keeps the
+    # value given before the command).
+    default = None if defaults else argparse.SUPPRESS
+    parser.add_argument(
+        "--config", metavar="PATH", default=default, help="the settings file (TOML)"
+    )
+    parser.add_argument(
+        "--database", metavar="URL", default=default, help="the database URL, over the settings"
+    )
+    parser.add_argument(
+        "--locale",
+        metavar="LANG",
+        default=default,
+        help="the language of messages (en, de); default from LANG",
+    )
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, defaults=False)
+    return common
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a whole number of at least 1")
+    return value
+
+
+def _count(text: str) -> int:
+    value = _positive(text)
+    if value > _MAX_LIST:
+        raise argparse.ArgumentTypeError(f"expected at most {_MAX_LIST}")
+    return value
+
+
+def _offset(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("expected 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``onboardkit`` argument parser with every command."""
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="onboardkit",
+        description="Operate onboardkit: review registrations, invite, manage partner codes, "
+        "deliver mail, rotate keys, migrate the database.",
+    )
+    _add_global_options(parser, defaults=True)
+    parser.add_argument("--version", action="version", version=f"onboardkit {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(
+        subparsers: Any, name: str, handler: Handler | None, help_text: str
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = subparsers.add_parser(
+            name, parents=[common], help=help_text, description=help_text
+        )
+        if handler is not None:
+            sub.set_defaults(handler=handler)
+        return sub
+
+    def tenant_option(sub: argparse.ArgumentParser, *, required: bool) -> None:
+        sub.add_argument("--tenant", required=required, metavar="ID", help="the tenant's id")
+
+    def json_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    pending = command(commands, "pending", cmd_pending, "list registrations waiting for review")
+    tenant_option(pending, required=False)
+    pending.add_argument("--limit", type=_count, default=100, help="at most this many per tenant")
+    pending.add_argument("--offset", type=_offset, default=0, help="skip this many per tenant")
+    json_option(pending)
+
+    show = command(commands, "show", cmd_show, "show one account")
+    show.add_argument("account_id", metavar="ACCOUNT-ID")
+    tenant_option(show, required=False)
+    json_option(show)
+
+    approve = command(commands, "approve", cmd_approve, "approve a registration under review")
+    approve.add_argument("account_id", metavar="ACCOUNT-ID")
+    approve.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="a role to give (repeat for several)",
+    )
+    approve.add_argument("--user-type", metavar="TYPE", help="the user type to give")
+    approve.add_argument("--reviewer", required=True, metavar="EMAIL", help="who decided")
+    tenant_option(approve, required=False)
+    json_option(approve)
+
+    reject = command(commands, "reject", cmd_reject, "reject a registration under review")
+    reject.add_argument("account_id", metavar="ACCOUNT-ID")
+    reject.add_argument(
+        "--reason", required=True, metavar="TEXT", help="why; the applicant reads it"
+    )
+    reject.add_argument("--reviewer", required=True, metavar="EMAIL", help="who decided")
+    tenant_option(reject, required=False)
+    json_option(reject)
+
+    invite = command(commands, "invite", cmd_invite, "invite a person by mail")
+    invite.add_argument("email", metavar="EMAIL")
+    tenant_option(invite, required=True)
+    invite.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="a role to give (repeat for several)",
+    )
+    invite.add_argument("--organization", metavar="ID", help="the organization to join")
+    invite.add_argument("--user-type", metavar="TYPE", help="the user type to give")
+    invite.add_argument("--invited-by", required=True, metavar="EMAIL", help="who invites")
+
+    partner = command(commands, "partner", None, "manage partner codes")
+    partner_commands = partner.add_subparsers(dest="partner_command", metavar="COMMAND")
+    partner_commands.required = True
+    create = command(
+        partner_commands,
+        "create",
+        cmd_partner_create,
+        "register a partner and issue its code (shown once)",
+    )
+    tenant_option(create, required=True)
+    create.add_argument("--name", required=True, help="the partner's name")
+    create.add_argument(
+        "--expires-in", type=_positive, metavar="DAYS", help="the code expires after DAYS days"
+    )
+    create.add_argument(
+        "--max-uses", type=_positive, metavar="N", help="at most N sign-ups may use the code"
+    )
+    json_option(create)
+
+    resend = command(
+        commands, "resend", cmd_resend, "send a pending confirmation or invitation mail again"
+    )
+    resend.add_argument("email", metavar="EMAIL")
+    tenant_option(resend, required=True)
+
+    consents = command(commands, "consents", None, "consent records")
+    consent_commands = consents.add_subparsers(dest="consents_command", metavar="COMMAND")
+    consent_commands.required = True
+    export = command(
+        consent_commands, "export", cmd_consents_export, "export an account's consents as JSON"
+    )
+    export.add_argument("account_id", metavar="ACCOUNT-ID")
+    tenant_option(export, required=True)
+
+    erase = command(commands, "erase", cmd_erase, "erase an account (consent proof stays)")
+    erase.add_argument("account_id", metavar="ACCOUNT-ID")
+    tenant_option(erase, required=True)
+    erase.add_argument("--yes", action="store_true", help="really erase")
+    erase.add_argument("--actor", metavar="EMAIL", help="who erases (for the audit trail)")
+
+    purge = command(
+        commands, "purge", cmd_purge, "delete expired unclaimed accounts and old sent mail"
+    )
+    json_option(purge)
+
+    outbox = command(commands, "outbox", None, "the mail outbox")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", metavar="COMMAND")
+    outbox_commands.required = True
+    deliver = command(
+        outbox_commands, "deliver", cmd_outbox_deliver, "send due mail with the transport"
+    )
+    mode = deliver.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="send what is due, then stop (default)")
+    mode.add_argument("--loop", action="store_true", help="keep sending until interrupted")
+    json_option(deliver)
+
+    keys = command(commands, "keys", None, "signing keys for links")
+    key_commands = keys.add_subparsers(dest="keys_command", metavar="COMMAND")
+    key_commands.required = True
+    rotate = command(
+        key_commands, "rotate", cmd_keys_rotate, "add a new signing key; prints its id only"
+    )
+    rotate.add_argument(
+        "--keep", type=_positive, metavar="N", help="older keys that keep verifying links"
+    )
+
+    config = command(commands, "config", None, "the settings")
+    config_commands = config.add_subparsers(dest="config_command", metavar="COMMAND")
+    config_commands.required = True
+    validate = command(
+        config_commands, "validate", cmd_config_validate, "check the settings and tenants"
+    )
+    validate.add_argument("path", nargs="?", metavar="PATH", help="the file to check")
+    json_option(validate)
+
+    command(commands, "migrate", cmd_migrate, "bring the database tables up to date")
+    return parser
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+def _locale(args: argparse.Namespace | None, environ: Mapping[str, str]) -> str:
+    requested = getattr(args, "locale", None) if args is not None else None
+    if not requested:
+        for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
+            if environ.get(variable):
+                requested = environ[variable]
+                break
+    return normalize_locale(requested)
+
+
+def _report(error: OnboardkitError, locale: str, err: TextIO) -> None:
+    prefix = ERROR_PREFIX.render(locale)
+    _write(err, f"{prefix}: {error.code}: {_safe(error.localized(locale))}")
+    if isinstance(error, ValidationError):
+        for issue in error.issues:
+            _write(err, f"  {_safe(issue.path)}: {issue.code}: {_safe(issue.localized(locale))}")
+
+
+def _database_detail(error: sa.exc.DBAPIError) -> str:
+    original = error.orig if error.orig is not None else error
+    lines = str(original).strip().splitlines()
+    return lines[0][:300] if lines else type(original).__name__
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock = system_clock,
+) -> int:
+    """Run one command; returns the exit code (0 done, 1 refused, 2 usage or configuration)."""
+    env = os.environ if environ is None else environ
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    locale = _locale(args, env)
+    out, err = sys.stdout, sys.stderr
+    deployment = _Deployment(args, env, clock)
+    try:
+        handler: Handler = args.handler
+        return handler(args, deployment, out)
+    except _UsageError as usage:
+        _report(usage.error, locale, err)
+        return EXIT_USAGE
+    except ConfigurationError as error:
+        _report(error, locale, err)
+        return EXIT_USAGE
+    except OnboardkitError as error:
+        _report(error, locale, err)
+        return EXIT_REFUSED
+    except sa.exc.DBAPIError as error:
+        _report(_DatabaseUnavailable(detail=_safe(_database_detail(error))), locale, err)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        deployment.close()
