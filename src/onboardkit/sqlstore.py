@@ -1145,29 +1145,34 @@ class SqlStore:
 
     @contextlib.contextmanager
     def _migration_connection(self) -> Iterator[sa.Connection]:
+        if self._dialect in ("mysql", "mariadb"):
+            # DDL commits implicitly on MariaDB, so the lock is the session's, not the
+            # transaction's. It is given back only after the transaction (which records the
+            # new revision) has committed: a migrator that got the lock earlier would find the
+            # tables but not their revision, and create them again.
+            with self._serialized(), self._engine.connect() as connection:
+                got = connection.execute(
+                    sa.text("SELECT GET_LOCK(:name, :timeout)"),
+                    {"name": _MIGRATION_LOCK_NAME, "timeout": _MIGRATION_LOCK_TIMEOUT},
+                ).scalar()
+                connection.commit()
+                if got != 1:
+                    raise Conflict()
+                try:
+                    with connection.begin():
+                        yield connection
+                finally:
+                    connection.execute(
+                        sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _MIGRATION_LOCK_NAME}
+                    )
+                    connection.commit()
+            return
         with self._serialized(), self._engine.begin() as connection:
             if self._dialect == "postgresql":
                 connection.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
                 )
-                yield connection
-            elif self._dialect in ("mysql", "mariadb"):
-                # DDL commits implicitly on MariaDB, so the lock is the session's, not the
-                # transaction's, and is given back explicitly.
-                got = connection.execute(
-                    sa.text("SELECT GET_LOCK(:name, :timeout)"),
-                    {"name": _MIGRATION_LOCK_NAME, "timeout": _MIGRATION_LOCK_TIMEOUT},
-                ).scalar()
-                if got != 1:
-                    raise Conflict()
-                try:
-                    yield connection
-                finally:
-                    connection.execute(
-                        sa.text("SELECT RELEASE_LOCK(:name)"), {"name": _MIGRATION_LOCK_NAME}
-                    )
-            else:
-                yield connection
+            yield connection
 
     @staticmethod
     def _alembic_config(connection: sa.Connection) -> Config:
