@@ -18,6 +18,7 @@ from onboardkit.settings import (
     DEFAULT_DATABASE_URL,
     RATE_LIMIT_LABEL,
     Settings,
+    build_onboarding,
     build_outbox_worker,
     build_rate_limiter,
     build_transport,
@@ -509,3 +510,25 @@ def test_any_mapping_loads_or_fails_with_a_configuration_error(data: dict[str, A
     else:
         key = "loaded"
     assert key
+
+
+# -- wiring -------------------------------------------------------------------------------------
+
+
+def test_the_wired_service_applies_the_partner_settings_and_closes_its_worker_pool(tmp_path):
+    settings = load(
+        config(
+            database_url=f"sqlite:///{tmp_path / 'onboardkit.sqlite3'}",
+            partners={"timeout": 1.5, "max_workers": 2, "reject_mistyped": False},
+        )
+    )
+    service = build_onboarding(settings, plugins=make_plugins())
+    try:
+        assert service.partner_codes.timeout == 1.5
+        assert service.partner_codes.max_workers == 2
+        assert service.partner_registry.reject_mistyped is False
+    finally:
+        service.close()
+        service.store.dispose()
+    with pytest.raises(RuntimeError):
+        service.partner_codes.resolve("pim", "7K3M-Q9XR-2B4T-8HWM")

@@ -400,7 +400,11 @@ class Onboarding:
     :param limiter: Rate limits; ``None`` switches them off (only for tests and demos: a real
         deployment builds one with :func:`onboardkit.settings.build_onboarding`).
     :param partner_codes: Partner-code resolution; by default through ``plugins`` with the
-        built-in registry.
+        built-in registry, in a worker pool this service owns (see the next three options).
+    :param partner_timeout: Seconds a partner-code resolution may take before it fails closed.
+    :param partner_workers: Resolutions that may run at once.
+    :param reject_mistyped_partner_codes: Refuse a code shaped like a registry code whose check
+        symbol fails before asking any provider (turn off when providers' codes look alike).
     :param clock: The time source.
     :param key_refresh: Seconds between reloads of the signing keys from the store, so a
         rotation reaches running processes.
@@ -418,6 +422,9 @@ class Onboarding:
         mailer: Mailer | None = None,
         limiter: RateLimiter | None = None,
         partner_codes: PartnerCodes | None = None,
+        partner_timeout: float = 5.0,
+        partner_workers: int = 8,
+        reject_mistyped_partner_codes: bool = True,
         clock: Clock = system_clock,
         key_refresh: float = 60,
         paths: LinkPaths | None = None,
@@ -441,7 +448,10 @@ class Onboarding:
         self._keys = KeyRingCache(store, clock, refresh=key_refresh)
         #: The built-in registry of operator-issued partner codes (for issuing and revoking).
         self.partner_registry = PartnerRegistry(
-            _StorePartnerCodes(store), self._partner_secret, clock
+            _StorePartnerCodes(store),
+            self._partner_secret,
+            clock,
+            reject_mistyped=reject_mistyped_partner_codes,
         )
         if not self.plugins.is_registered(REGISTRY_PLUGIN_NAME):
             self.plugins.register(self.partner_registry, name=REGISTRY_PLUGIN_NAME)
@@ -449,7 +459,12 @@ class Onboarding:
         self.partner_codes = (
             partner_codes
             if partner_codes is not None
-            else PartnerCodes(self.plugins, registry=self.partner_registry)
+            else PartnerCodes(
+                self.plugins,
+                timeout=partner_timeout,
+                max_workers=partner_workers,
+                registry=self.partner_registry,
+            )
         )
         self._mail_tenants: dict[str, MailTenant] = {}
         self._dummy_lock = threading.Lock()

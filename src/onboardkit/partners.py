@@ -783,6 +783,16 @@ class PartnerCodes:
             # No chaining: the provider's exception text could hold the code.
             raise PartnerProviderError() from None
 
+    @property
+    def timeout(self) -> float:
+        """Seconds a resolution may take before it fails closed."""
+        return self._timeout
+
+    @property
+    def max_workers(self) -> int:
+        """Resolutions that may run at once."""
+        return self._max_workers
+
     def close(self) -> None:
         """Stop taking work; threads held by hung providers end when their call returns."""
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -789,11 +789,10 @@ def build_onboarding(
     password hasher.
     """
     from onboardkit.onboarding import Onboarding
-    from onboardkit.partners import PartnerCodes
 
     plugins = plugins if plugins is not None else build_plugins()
     store = store if store is not None else build_store(settings)
-    onboarding = Onboarding(
+    return Onboarding(
         settings.tenants,
         store,
         secret=settings.secret_key,
@@ -801,11 +800,9 @@ def build_onboarding(
         hasher=settings.hasher,
         mailer=build_mailer(settings, plugins, clock=clock),
         limiter=build_rate_limiter(settings, store, clock=clock),
-        partner_codes=PartnerCodes(
-            plugins, timeout=settings.partner_timeout, max_workers=settings.partner_max_workers
-        ),
+        partner_timeout=settings.partner_timeout,
+        partner_workers=settings.partner_max_workers,
+        reject_mistyped_partner_codes=settings.reject_mistyped_partner_codes,
         clock=clock,
         key_refresh=settings.key_refresh,
     )
-    onboarding.partner_registry.reject_mistyped = settings.reject_mistyped_partner_codes
-    return onboarding
