@@ -577,6 +577,17 @@ def test_purge_deletes_only_counters_no_window_reads_any_more(sqlite_engine):
     assert backend.count("login:email:new", 60, START + 60) == 1
 
 
+def test_the_limiter_purges_spent_sql_counters_and_nothing_elsewhere(sqlite_engine):
+    clock = FrozenClock(START)
+    limits = RateLimits.defaults()
+    sql = RateLimiter(limits, SqlRateLimitBackend(sqlite_engine), clock)
+    sql.check("login", email="ada@example.com")
+    clock.advance(24 * 3600)
+    assert sql.purge() == 1
+    assert sql.purge() == 0
+    assert RateLimiter(limits, MemoryRateLimitBackend(), clock).purge() == 0
+
+
 @pytest.mark.redis
 def test_redis_counters_expire_two_windows_after_their_window_began(redis_url, redis_prefix):
     backend = RedisRateLimitBackend(redis_url, redis_prefix)

@@ -77,7 +77,7 @@ from onboardkit.partners import (
 )
 from onboardkit.passwords import PasswordContext
 from onboardkit.plugins import Plugins
-from onboardkit.ratelimits import RateLimiter, SqlRateLimitBackend
+from onboardkit.ratelimits import RateLimiter
 from onboardkit.storage import Conflict, Store, Transaction
 from onboardkit.tenants import ACCOUNT_ADMIN_PERMISSION, Lifetimes, Tenant, Tenants
 from onboardkit.tokens import TokenSigner
@@ -1688,8 +1688,5 @@ class Onboarding:
                 break
         sent_before = moment - min(item.sent_mail for item in lifetimes)
         mails = self.store.atomic(lambda tx: tx.delete_sent_mail(sent_before))
-        rate_limits = 0
-        backend = getattr(self.limiter, "_backend", None)
-        if isinstance(backend, SqlRateLimitBackend):
-            rate_limits = backend.purge(moment)
+        rate_limits = self.limiter.purge(moment) if self.limiter is not None else 0
         return PurgeReport(accounts=accounts, mails=mails, rate_limits=rate_limits)

@@ -688,3 +688,12 @@ class RateLimiter:
         """Forget the counts of ``action`` for these values (support unblocking someone)."""
         for _, key in self._keyed(action, client_address, email):
             self._backend.reset(key)
+
+    def purge(self, now: float | None = None) -> int:
+        """Remove counters whose windows have passed; returns how many.
+
+        Only the SQL backend keeps such rows; Redis keys expire by themselves (0).
+        """
+        if isinstance(self._backend, SqlRateLimitBackend):
+            return self._backend.purge(self._clock() if now is None else now)
+        return 0
