@@ -245,9 +245,18 @@ def check_recipient(recipient: str, *, path: str = "recipient") -> str:
 
     :raises ValidationError: with one issue (``mail.unsafe_header``, ``email.invalid``, ...).
     """
+    _check_plain_address(recipient, path)
+    return recipient
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_plain_address(recipient: str, path: str) -> None:
+    # Each mail's recipient is checked when it is composed and again when it is queued and sent,
+    # and parsing an address is the dearest part of composing a mail. Only addresses that
+    # passed are remembered (a raised error is never cached), and the answer depends on nothing
+    # but the two strings.
     check_header_value(recipient, path=path)
     parse_email(recipient, path=path)
-    return recipient
 
 
 # -- the tenant as mails show it -----------------------------------------------------------------

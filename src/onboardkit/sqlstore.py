@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -402,6 +402,7 @@ def _guarded_write(
     connection: sa.Connection,
     statement: sa.Insert | sa.Update,
     lost_race: Callable[[], Exception],
+    parameters: Mapping[str, Any] | None = None,
 ) -> sa.CursorResult[Any]:
     """Run a write that may meet a taken unique key, inside a savepoint.
 
@@ -410,7 +411,7 @@ def _guarded_write(
     """
     try:
         with connection.begin_nested():
-            return connection.execute(statement)
+            return connection.execute(statement, parameters)
     except sa.exc.IntegrityError as error:
         if _is_unique_violation(error, connection.dialect.name):
             raise lost_race() from error
@@ -431,6 +432,41 @@ def _supports_skip_locked(connection: sa.Connection) -> bool:
 
 # -- the building blocks' stores, bound to one transaction ----------------------------------------
 
+# The writes of every flow, built once with their values passed at execution: SQLAlchemy then
+# reuses each statement's cache key and compiled form, where building the statement with its
+# values on every call took most of the write's time. (A JSON column's ``sa.null()`` parameter
+# is still SQL NULL.)
+_INSERT_ACCOUNT: Final = sa.insert(schema.accounts)
+_UPDATE_ACCOUNT: Final = sa.update(schema.accounts).where(
+    schema.accounts.c.id == sa.bindparam("match_id"),
+    schema.accounts.c.version == sa.bindparam("match_version"),
+)
+_INSERT_MAIL: Final = sa.insert(schema.outbox)
+_INSERT_CONSENT_RECORD: Final = sa.insert(schema.consent_records)
+# Likewise the reads of every flow, keyed by whether they lock the rows they read.
+_ACCOUNT_BY_ID: Final = sa.select(schema.accounts).where(
+    schema.accounts.c.id == sa.bindparam("account_id")
+)
+_ACCOUNT_BY_EMAIL: Final = sa.select(schema.accounts).where(
+    schema.accounts.c.tenant == sa.bindparam("tenant"),
+    schema.accounts.c.canonical_email == sa.bindparam("canonical_email"),
+)
+_ACCOUNT_QUERIES: Final = {
+    (query, lock): query.with_for_update() if lock else query
+    for query in (_ACCOUNT_BY_ID, _ACCOUNT_BY_EMAIL)
+    for lock in (False, True)
+}
+_CONSENT_HEAD: Final = (
+    sa.select(schema.consent_records)
+    .where(schema.consent_records.c.tenant == sa.bindparam("tenant"))
+    .order_by(schema.consent_records.c.sequence.desc())
+    .limit(1)
+)
+_CONSENT_RECORD_HASH: Final = sa.select(schema.consent_records.c.record_hash).where(
+    schema.consent_records.c.tenant == sa.bindparam("tenant"),
+    schema.consent_records.c.sequence == sa.bindparam("sequence"),
+)
+
 
 class SqlConsentStore:
     """The consent ledger's :class:`~onboardkit.consent.ConsentStore` in one transaction.
@@ -443,17 +479,7 @@ class SqlConsentStore:
         self._connection = connection
 
     def head(self, tenant: str) -> ConsentRecord | None:
-        table = schema.consent_records
-        row = (
-            self._connection.execute(
-                sa.select(table)
-                .where(table.c.tenant == tenant)
-                .order_by(table.c.sequence.desc())
-                .limit(1)
-            )
-            .mappings()
-            .first()
-        )
+        row = self._connection.execute(_CONSENT_HEAD, {"tenant": tenant}).mappings().first()
         return None if row is None else consent_record_from_row(row)
 
     def append(self, record: ConsentRecord) -> None:
@@ -463,23 +489,18 @@ class SqlConsentStore:
         refuses a second record at the same position, also one a concurrent transaction is
         about to commit (the insert waits for it).
         """
-        table = schema.consent_records
         if record.sequence < 1:
             raise StaleChainHead()
         if record.sequence == 1:
             previous: str | None = GENESIS_HASH
         else:
             previous = self._connection.execute(
-                sa.select(table.c.record_hash).where(
-                    table.c.tenant == record.tenant, table.c.sequence == record.sequence - 1
-                )
+                _CONSENT_RECORD_HASH, {"tenant": record.tenant, "sequence": record.sequence - 1}
             ).scalar_one_or_none()
         if previous is None or previous != record.prev_hash:
             raise StaleChainHead()
         _guarded_write(
-            self._connection,
-            sa.insert(table).values(consent_record_values(record)),
-            StaleChainHead,
+            self._connection, _INSERT_CONSENT_RECORD, StaleChainHead, consent_record_values(record)
         )
 
     def records(self, tenant: str, pseudonym: str | None = None) -> Sequence[ConsentRecord]:
@@ -589,43 +610,32 @@ class SqlTransaction:
 
     # -- accounts ---------------------------------------------------------------------------------
 
-    def _one_account(self, query: sa.Select[Any], for_update: bool) -> Account | None:
-        if for_update:
-            query = query.with_for_update()
-        row = self._connection.execute(query).mappings().first()
+    def _one_account(
+        self, query: sa.Select[Any], parameters: Mapping[str, Any], for_update: bool
+    ) -> Account | None:
+        locked = _ACCOUNT_QUERIES[query, bool(for_update)]
+        row = self._connection.execute(locked, parameters).mappings().first()
         return None if row is None else account_from_row(row)
 
     def account(self, account_id: str, *, for_update: bool = False) -> Account | None:
-        table = schema.accounts
-        return self._one_account(sa.select(table).where(table.c.id == account_id), for_update)
+        return self._one_account(_ACCOUNT_BY_ID, {"account_id": account_id}, for_update)
 
     def account_by_email(
         self, tenant: str, canonical_email: str, *, for_update: bool = False
     ) -> Account | None:
-        table = schema.accounts
-        query = sa.select(table).where(
-            table.c.tenant == tenant, table.c.canonical_email == canonical_email
-        )
-        return self._one_account(query, for_update)
+        parameters = {"tenant": tenant, "canonical_email": canonical_email}
+        return self._one_account(_ACCOUNT_BY_EMAIL, parameters, for_update)
 
     def insert_account(self, account: Account) -> None:
         """Add a new account. :raises Conflict: when the tenant already has the address."""
-        _guarded_write(
-            self._connection, sa.insert(schema.accounts).values(account_values(account)), Conflict
-        )
+        _guarded_write(self._connection, _INSERT_ACCOUNT, Conflict, account_values(account))
 
     def update_account(self, account: Account, *, expected_version: int) -> None:
         """Store ``account`` over the row at ``expected_version``; else raise ``Conflict``."""
-        table = schema.accounts
         values = account_values(account)
         del values["id"]
-        result = _guarded_write(
-            self._connection,
-            sa.update(table)
-            .where(table.c.id == account.id, table.c.version == expected_version)
-            .values(values),
-            Conflict,
-        )
+        values.update(match_id=account.id, match_version=expected_version)
+        result = _guarded_write(self._connection, _UPDATE_ACCOUNT, Conflict, values)
         if result.rowcount != 1:
             raise Conflict()
 
@@ -688,7 +698,7 @@ class SqlTransaction:
     # -- outbox -----------------------------------------------------------------------------------
 
     def enqueue_mail(self, mail: OutboxMail) -> None:
-        self._connection.execute(sa.insert(schema.outbox).values(mail_values(mail)))
+        self._connection.execute(_INSERT_MAIL, mail_values(mail))
 
     def claim_mail(self, now: float, lease: float, limit: int) -> Sequence[OutboxMail]:
         """Take up to ``limit`` due mails, oldest due first, and hide them for ``lease`` seconds.
