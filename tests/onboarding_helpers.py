@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import unquote
 
 from onboardkit import hookimpl
+from onboardkit.errors import OnboardkitError
 from onboardkit.onboarding import Onboarding
 from onboardkit.partners import Partner
 from onboardkit.plugins import Plugins
@@ -119,6 +120,30 @@ class RemotePartners:
         if code == "REMOTE-42":
             return Partner(id="remote-7", name="Remote Reseller", tenant=tenant, source="http")
         return None
+
+
+class CountingHasher(CheapTestHasher):
+    """The cheap test hasher, noting each call ("hash" or "verify") in :attr:`calls`."""
+
+    calls: list[str]
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "calls", [])
+
+    def hash(self, password: str) -> str:
+        self.calls.append("hash")
+        return super().hash(password)
+
+    def verify(self, password: str, stored: str) -> bool:
+        self.calls.append("verify")
+        return super().verify(password, stored)
+
+    def cost_of(self, call: Callable[[], object]) -> list[str]:
+        """The hasher calls ``call`` makes, whether it returns or raises a typed error."""
+        self.calls.clear()
+        with suppress(OnboardkitError):
+            call()
+        return list(self.calls)
 
 
 @contextmanager

@@ -72,9 +72,12 @@ def test_sharp_s_and_ss_share_a_key_but_mail_still_goes_to_the_address_as_typed(
 
 
 def test_dotless_i_does_not_fold_into_an_ascii_i():
-    assert parse_email(
-        "m\u0131ke@example.org"
-    )  # dotless i.canonical != parse_email("mike@example.org").canonical
+    # Django CVE-2019-19844: "m\u0131ke" (dotless i) upper-cases to "MIKE"; it must not share
+    # mike's key, or a look-up by the look-alike would find mike's account.
+    look_alike = parse_email("m\u0131ke@example.org")
+    assert look_alike.canonical == "m\u0131ke@example.org"
+    assert look_alike.canonical != parse_email("mike@example.org").canonical
+    assert look_alike.canonical != parse_email("MIKE@example.org").canonical
 
 
 def test_full_width_letters_fold_into_the_canonical_key():

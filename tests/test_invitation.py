@@ -154,3 +154,23 @@ def test_registering_an_invited_address_sends_a_fresh_invitation(
         account = memory_store.atomic(lambda tx: tx.account_by_email("pim", ERIK))
         assert account.status is AccountStatus.INVITED
         assert account.password_hash is None
+
+
+def test_an_acceptance_form_cannot_change_roles_user_type_organization_or_address(
+    onboarding: Onboarding, memory_store: SqlStore
+) -> None:
+    onboarding.invite("collab", ERIK, roles=["policyholder"], invited_by="Makler Müller")
+    form = {
+        "password": "Sommer#2024",
+        "consents.privacy": "on",
+        "roles": ["broker"],
+        "user_type": "broker",
+        "organization_id": "0" * 32,
+        "email": "mallory@example.org",
+        "status": "active",
+    }
+    account = onboarding.accept_invitation(latest_token(memory_store, ERIK, "invitation"), form)
+    assert account.roles == ("policyholder",)
+    assert account.user_type is None
+    assert account.organization_id is None
+    assert account.email == ERIK

@@ -6,7 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from onboarding_helpers import STRONG, latest_token, registration_form, service
+from onboarding_helpers import (
+    OTHER_STRONG,
+    STRONG,
+    CountingHasher,
+    latest_token,
+    registration_form,
+    service,
+)
 from onboardkit.accounts import AccountStatus
 from onboardkit.hashing import PasswordHasher
 from onboardkit.onboarding import LoginFailed, Onboarding
@@ -91,6 +98,56 @@ def test_unknown_addresses_cost_a_password_verification_too(
             onboarding.authenticate("pim", "nobody@example.org", STRONG)
         assert len(verified) == 1
         assert verified[0].startswith("$onboardkit-test-sha256$")
+
+
+def test_every_login_costs_one_password_verification_whoever_asks(
+    memory_store: SqlStore, clock: FrozenClock
+) -> None:
+    hasher = CountingHasher()
+    with service(memory_store, clock, hasher=hasher) as onboarding:
+        onboarding.register("dam", registration_form(ANNA))
+        onboarding.confirm(latest_token(memory_store, ANNA, "confirmation"))
+        onboarding.invite("collab", "erik@example.org", roles=[], invited_by="Admin")
+        # The stand-in hash that unknown addresses are verified against is made once, on first
+        # need; from then on no attempt costs more or less than another.
+        hasher.cost_of(lambda: onboarding.authenticate("dam", "nobody@example.org", STRONG))
+        attempts = {
+            "right password": lambda: onboarding.authenticate("dam", ANNA, STRONG),
+            "wrong password": lambda: onboarding.authenticate("dam", ANNA, OTHER_STRONG),
+            "unknown address": lambda: onboarding.authenticate("dam", "zed@example.org", STRONG),
+            "not an address": lambda: onboarding.authenticate("dam", "not an address", STRONG),
+            "no password yet": lambda: onboarding.authenticate(
+                "collab", "erik@example.org", STRONG
+            ),
+        }
+        costs = {name: hasher.cost_of(attempt) for name, attempt in attempts.items()}
+    assert costs == {name: ["verify"] for name in attempts}
+
+
+def test_a_password_logs_in_only_exactly_as_typed_with_its_spaces_and_emoji(
+    memory_store: SqlStore, clock: FrozenClock
+) -> None:
+    typed = "  Ein \U0001f434 frisst \U0001f50b Heftklammern  "
+    with service(memory_store, clock) as onboarding:
+        onboarding.register("dam", registration_form(ANNA, password=typed))
+        onboarding.confirm(latest_token(memory_store, ANNA, "confirmation"))
+        assert onboarding.authenticate("dam", ANNA, typed).status is AccountStatus.ACTIVE
+        for altered in (typed.strip(), typed.replace("\U0001f434", ""), typed[:24]):
+            with pytest.raises(LoginFailed) as caught:
+                onboarding.authenticate("dam", ANNA, altered)
+            assert caught.value.code == "login.bad_credentials"
+
+
+def test_a_password_set_in_one_unicode_form_logs_in_in_another(
+    memory_store: SqlStore, clock: FrozenClock
+) -> None:
+    composed = "Caf\u00e9-Cr\u00e8me-Br\u00fbl\u00e9e-Nachtisch"
+    decomposed = "Cafe\u0301-Cre\u0300me-Bru\u0302le\u0301e-Nachtisch"
+    assert composed != decomposed
+    with service(memory_store, clock, hasher=fast_argon2_hasher()) as onboarding:
+        onboarding.register("dam", registration_form(ANNA, password=composed))
+        onboarding.confirm(latest_token(memory_store, ANNA, "confirmation"))
+        assert onboarding.authenticate("dam", ANNA, decomposed).status is AccountStatus.ACTIVE
 
 
 def test_a_weaker_hash_is_replaced_at_the_next_login(

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+import sqlalchemy as sa
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from onboarding_helpers import (
     CONFIG,
+    OTHER_STRONG,
     SECRET,
     STRONG,
     TENANTS,
@@ -24,24 +29,28 @@ from onboarding_helpers import (
     service,
     signup_form,
 )
-from onboardkit import hookimpl
+from onboardkit import hookimpl, schema
 from onboardkit.accounts import Account, AccountEvent, AccountStatus
 from onboardkit.errors import (
     ConfigurationError,
     OnboardkitError,
     TokenBadSignature,
+    TokenError,
 )
 from onboardkit.keys import load_key_ring, rotate_signing_keys
 from onboardkit.onboarding import (
     FlowNotOffered,
+    LoginFailed,
     Onboarding,
     ProvisioningFailed,
     Submitted,
 )
 from onboardkit.outbox import OutboxWorker
+from onboardkit.ratelimits import RateLimiter, RateLimits
 from onboardkit.sqlstore import SqlStore
 from onboardkit.tenants import Tenant, Tenants
 from onboardkit.testing import FrozenClock, make_plugins
+from onboardkit.testing.ratelimits import MemoryRateLimitBackend
 from onboardkit.testing.store import memory_store as make_memory_store
 from onboardkit.transports import SmtpTransport
 
@@ -154,6 +163,45 @@ def test_the_registration_is_kept_and_answered_alike_when_the_mail_server_is_dow
     )
 
 
+def test_no_log_record_of_a_whole_onboarding_holds_a_password_a_token_or_a_link(
+    memory_store: SqlStore, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    worker = OutboxWorker(
+        memory_store,
+        SmtpTransport("127.0.0.1", port=closed_port, security="none", timeout=2),
+        clock,
+        sender="no-reply@pim.example.com",
+    )
+    with service(memory_store, clock) as onboarding:
+        onboarding.register("pim", registration_form(ANNA), client_address="192.0.2.1")
+        first = latest_token(memory_store, ANNA, "confirmation")
+        clock.advance(1)
+        onboarding.resend_confirmation("pim", ANNA)
+        token = latest_token(memory_store, ANNA, "confirmation")
+        for bad in (first, token[:-2]):
+            with pytest.raises(TokenError):
+                onboarding.confirm(bad)
+        for password in (OTHER_STRONG, STRONG):
+            with pytest.raises(LoginFailed):
+                onboarding.authenticate("pim", ANNA, password)
+        onboarding.confirm(token, client_address="192.0.2.1")
+        onboarding.confirm(token)
+        assert worker.deliver_once().failed == 3
+    mailed = "".join(mail.text + (mail.html or "") for mail in mails(memory_store))
+    links = set(re.findall(r"https://[^\s\"'<>]+", mailed))
+    assert len(links) >= 3
+    tokens = {first, token, quote(first, safe=""), quote(token, safe="")}
+    secrets = {STRONG, OTHER_STRONG, *tokens, *links}
+    logged = caplog.text + "".join(repr(vars(record)) for record in caplog.records)
+    assert "token rejected" in logged
+    assert "failed (attempt 1 of" in logged
+    assert [secret for secret in secrets if secret in logged] == []
+
+
 @pytest.mark.postgresql
 def test_twenty_simultaneous_registrations_of_one_address_make_one_account(
     postgresql_store: SqlStore, clock: FrozenClock
@@ -243,6 +291,22 @@ def test_a_flow_the_tenant_does_not_offer_is_refused(onboarding: Onboarding) -> 
     assert caught.value.code == "flow.not_offered"
     with pytest.raises(FlowNotOffered):
         onboarding.start_signup("pim", ANNA)
+
+
+def test_passwords_are_stored_with_argon2id_at_owasp_parameters_by_default(
+    memory_store: SqlStore, clock: FrozenClock
+) -> None:
+    onboarding = Onboarding(
+        TENANTS, memory_store, secret=SECRET, plugins=make_plugins(), clock=clock
+    )
+    try:
+        onboarding.register("dam", registration_form(ANNA))
+    finally:
+        onboarding.close()
+    account = memory_store.atomic(lambda tx: tx.account_by_email("dam", ANNA))
+    assert account is not None
+    assert account.password_hash is not None
+    assert account.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
 def test_a_short_secret_is_a_configuration_error(memory_store: SqlStore) -> None:
@@ -357,3 +421,74 @@ def test_secret_values_never_show_in_reprs(onboarding: Onboarding, memory_store:
     account = memory_store.atomic(lambda tx: tx.account_by_email("pim", ANNA))
     assert "password_hash" not in repr(account)
     assert SECRET.decode() not in repr(onboarding.__dict__)
+
+
+def _row_counts(store: SqlStore) -> dict[str, int]:
+    with store.engine.connect() as connection:
+        return {
+            name: int(
+                connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            )
+            for name, table in schema.metadata.tables.items()
+        }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(form={"email": "refused@example.org", "password": "short"})
+@example(form=signup_form("partner", partner_code="NOBODY-KNOWS-ME"))
+@given(form=FORMS)
+def test_refused_forms_leave_no_trace(
+    fuzz_service: tuple[Onboarding, str, str], form: dict[Any, Any]
+) -> None:
+    onboarding, invitation, activation = fuzz_service
+    calls = [
+        lambda: onboarding.register("pim", form),
+        lambda: onboarding.accept_invitation(invitation, form),
+        lambda: onboarding.complete_signup(activation, form),
+    ]
+    for call in calls:
+        before = _row_counts(onboarding.store)
+        try:
+            call()
+        except OnboardkitError:
+            assert _row_counts(onboarding.store) == before
+
+
+LOGIN_VALUES = st.one_of(
+    VALUES,
+    st.text(max_size=5000),
+    st.sampled_from(["fuzz@example.org", "a" * 1_000_000, "x@y\r\nBcc: z@example.org"]),
+)
+CLIENT_ADDRESSES = st.one_of(st.none(), st.text(max_size=80), st.ip_addresses().map(str))
+
+
+@pytest.fixture(scope="module")
+def limited_service() -> Iterator[tuple[Onboarding, FrozenClock]]:
+    store = make_memory_store()
+    clock = FrozenClock()
+    limiter = RateLimiter(RateLimits.from_mapping({}), MemoryRateLimitBackend(), clock)
+    with service(store, clock, plugins=make_plugins(), limiter=limiter) as onboarding:
+        onboarding.register("pim", registration_form("fuzz@example.org"))
+        yield onboarding, clock
+    store.dispose()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(email=LOGIN_VALUES, password=LOGIN_VALUES, client_address=CLIENT_ADDRESSES)
+def test_arbitrary_logins_and_addresses_get_typed_errors_only(
+    limited_service: tuple[Onboarding, FrozenClock],
+    email: Any,
+    password: Any,
+    client_address: str | None,
+) -> None:
+    onboarding, clock = limited_service
+    clock.advance(7200)  # every example starts with fresh rate-limit windows
+    _only_typed_errors(
+        lambda: onboarding.authenticate("pim", email, password, client_address=client_address)
+    )
+    _only_typed_errors(
+        lambda: onboarding.resend_confirmation("pim", email, client_address=client_address)
+    )
+    _only_typed_errors(
+        lambda: onboarding.start_signup("shop", email, client_address=client_address)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -9,12 +10,14 @@ import pytest
 from onboarding_helpers import (
     OTHER_STRONG,
     STRONG,
+    CountingHasher,
     latest_token,
     link_token,
     mails,
     registration_form,
     service,
 )
+from onboardkit import hookimpl
 from onboardkit.accounts import AccountStatus, InvalidTransition
 from onboardkit.errors import (
     TokenExpired,
@@ -23,8 +26,10 @@ from onboardkit.errors import (
     ValidationError,
 )
 from onboardkit.onboarding import AccountNotFound, LoginFailed, Onboarding, Submitted
+from onboardkit.ratelimits import RateLimited, RateLimiter, RateLimits
 from onboardkit.sqlstore import SqlStore
-from onboardkit.testing import FrozenClock
+from onboardkit.testing import FrozenClock, make_plugins
+from onboardkit.testing.ratelimits import MemoryRateLimitBackend
 
 ANNA = "anna@example.org"
 
@@ -42,6 +47,11 @@ def onboarding(memory_store: SqlStore, clock: FrozenClock) -> Iterator[Onboardin
 
 def account_of(store: SqlStore, tenant: str, email: str):
     return store.atomic(lambda tx: tx.account_by_email(tenant, email))
+
+
+def limited(clock: FrozenClock, action: str, scope: str, limit: int) -> RateLimiter:
+    limits = RateLimits.from_mapping({action: {scope: {"limit": limit, "window": 3600}}})
+    return RateLimiter(limits, MemoryRateLimitBackend(), clock)
 
 
 def registered_and_confirmed(onboarding: Onboarding, store: SqlStore, email: str = ANNA):
@@ -343,3 +353,150 @@ def test_without_review_confirmation_activates_and_welcomes(
     account = onboarding.confirm(latest_token(memory_store, ANNA, "confirmation"))
     assert account.status is AccountStatus.ACTIVE
     assert mails(memory_store, ANNA, "approved")
+
+
+def test_a_megabyte_password_is_refused_at_once_and_nothing_is_stored(
+    memory_store: SqlStore, clock: FrozenClock
+) -> None:
+    # Django CVE-2013-1443: a huge password must not buy a long hash or a long rule check.
+    checked: list[int] = []
+
+    class RecordingRule:
+        code = "test.recording_rule"
+
+        def check(self, password: str, context: object) -> list[object]:
+            checked.append(len(password))
+            return []
+
+        def describe(self, locale: str | None) -> None:
+            return None
+
+    class RecordingRules:
+        @hookimpl
+        def onboardkit_password_rules(self, tenant: str, policy: object) -> list[RecordingRule]:
+            return [RecordingRule()]
+
+    hasher = CountingHasher()
+    plugins = make_plugins(RecordingRules())
+    with (
+        service(memory_store, clock, hasher=hasher, plugins=plugins) as onboarding,
+        pytest.raises(ValidationError) as caught,
+    ):
+        onboarding.register("pim", registration_form(ANNA, password="a" * 1_000_000))
+    [issue] = caught.value.issues
+    assert (issue.path, dict(issue.params)) == ("password", {"max_length": 128})
+    assert "128" in issue.localized("en")
+    assert checked == []
+    assert hasher.calls == []
+    assert account_of(memory_store, "pim", ANNA) is None
+    assert mails(memory_store) == []
+
+
+def test_registering_a_taken_address_costs_the_same_password_work_as_a_new_one(
+    memory_store: SqlStore, clock: FrozenClock
+) -> None:
+    hasher = CountingHasher()
+    with service(memory_store, clock, hasher=hasher) as onboarding:
+        new = hasher.cost_of(lambda: onboarding.register("pim", registration_form(ANNA)))
+        onboarding.confirm(latest_token(memory_store, ANNA, "confirmation"))
+        clock.advance(1)
+        taken = hasher.cost_of(lambda: onboarding.register("pim", registration_form(ANNA)))
+    assert new == taken == ["hash"]
+
+
+def test_addresses_that_only_look_alike_get_accounts_of_their_own(
+    onboarding: Onboarding, memory_store: SqlStore
+) -> None:
+    # Django CVE-2019-19844: a dotless i or a dropped accent must not lead to another's account.
+    look_alikes = [
+        "mike@example.org",
+        "m\u0131ke@example.org",
+        "muller@example.org",
+        "m\u00fcller@example.org",
+    ]
+    for address in look_alikes:
+        onboarding.register("pim", registration_form(address))
+    accounts = memory_store.atomic(lambda tx: list(tx.accounts("pim")))
+    assert sorted(account.email for account in accounts) == sorted(look_alikes)
+    for address in look_alikes:
+        assert [mail.kind for mail in mails(memory_store, address)] == ["confirmation"]
+
+
+def test_mailed_links_start_at_the_tenants_configured_base_url(
+    onboarding: Onboarding, memory_store: SqlStore
+) -> None:
+    onboarding.register("pim", registration_form(ANNA))
+    mail = mails(memory_store, ANNA, "confirmation")[0]
+    links = re.findall(r"https?://[^\s\"'<>]+", mail.text + (mail.html or ""))
+    assert links
+    assert all(
+        link.startswith("https://pim.example.com/onboarding/confirm?token=") for link in links
+    )
+
+
+def test_registration_is_rate_limited_per_address_whatever_the_client(
+    memory_store: SqlStore, clock: FrozenClock
+) -> None:
+    with service(memory_store, clock, limiter=limited(clock, "register", "email", 2)) as onboarding:
+        onboarding.register("pim", registration_form(ANNA), client_address="192.0.2.1")
+        onboarding.register("pim", registration_form(ANNA), client_address="198.51.100.2")
+        with pytest.raises(RateLimited) as caught:
+            onboarding.register(
+                "pim", registration_form("ANNA@Example.ORG"), client_address="203.0.113.3"
+            )
+        assert caught.value.code == "rate_limited"
+        onboarding.register(
+            "pim", registration_form("bert@example.org"), client_address="203.0.113.3"
+        )
+
+
+def test_registration_is_rate_limited_per_client_whatever_the_address(
+    memory_store: SqlStore, clock: FrozenClock
+) -> None:
+    with service(memory_store, clock, limiter=limited(clock, "register", "ip", 2)) as onboarding:
+        for address in (ANNA, "bert@example.org"):
+            onboarding.register("pim", registration_form(address), client_address="192.0.2.1")
+        with pytest.raises(RateLimited):
+            onboarding.register(
+                "pim", registration_form("cleo@example.org"), client_address="192.0.2.1"
+            )
+        onboarding.register(
+            "pim", registration_form("cleo@example.org"), client_address="192.0.2.2"
+        )
+
+
+def test_resending_is_rate_limited_per_address(memory_store: SqlStore, clock: FrozenClock) -> None:
+    with service(memory_store, clock, limiter=limited(clock, "resend", "email", 2)) as onboarding:
+        onboarding.register("pim", registration_form(ANNA))
+        onboarding.resend_confirmation("pim", ANNA, client_address="192.0.2.1")
+        onboarding.resend_confirmation("pim", ANNA, client_address="198.51.100.2")
+        with pytest.raises(RateLimited):
+            onboarding.resend_confirmation("pim", "Anna@EXAMPLE.org", client_address="203.0.113.3")
+    assert len(mails(memory_store, ANNA, "confirmation")) == 3
+
+
+def test_line_breaks_in_an_address_or_a_name_are_refused(
+    onboarding: Onboarding, memory_store: SqlStore
+) -> None:
+    form = registration_form(
+        "anna@example.org\r\nBcc: everyone@example.net",
+        given_name="Anna\r\nBcc: everyone@example.net",
+        family_name="Berg\u2028Reply-To: eve@example.net",
+    )
+    with pytest.raises(ValidationError) as caught:
+        onboarding.register("pim", form)
+    assert [(issue.path, issue.code) for issue in caught.value.issues] == [
+        ("email", "email.control_characters"),
+        ("given_name", "onboarding.control_characters"),
+        ("family_name", "onboarding.control_characters"),
+    ]
+    assert mails(memory_store) == []
+
+
+def test_a_password_containing_a_custom_field_value_is_refused(onboarding: Onboarding) -> None:
+    form = registration_form(ANNA, password="Tundra-123456-Violet-Harbor")
+    with pytest.raises(ValidationError) as caught:
+        onboarding.register("pim", form)
+    [issue] = caught.value.issues
+    assert issue.code == "password.contains_personal_info"
+    assert dict(issue.params) == {"sources": ["fields.customer_number"]}

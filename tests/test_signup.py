@@ -18,8 +18,10 @@ from onboardkit import hookimpl
 from onboardkit.accounts import AccountStatus
 from onboardkit.errors import PartnerCodeError, PartnerProviderError, ValidationError
 from onboardkit.onboarding import NotOrganizationAdmin, Onboarding
+from onboardkit.ratelimits import RateLimited, RateLimiter, RateLimits
 from onboardkit.sqlstore import SqlStore
 from onboardkit.testing import FrozenClock, make_plugins
+from onboardkit.testing.ratelimits import MemoryRateLimitBackend
 
 CARLA = "carla@example.org"
 
@@ -33,6 +35,11 @@ def clock() -> FrozenClock:
 def onboarding(memory_store: SqlStore, clock: FrozenClock) -> Iterator[Onboarding]:
     with service(memory_store, clock, plugins=make_plugins(RemotePartners())) as built:
         yield built
+
+
+def limited(clock: FrozenClock, action: str, limit: int) -> RateLimiter:
+    limits = RateLimits.from_mapping({action: {"email": {"limit": limit, "window": 3600}}})
+    return RateLimiter(limits, MemoryRateLimitBackend(), clock)
 
 
 def activation_token(onboarding: Onboarding, store: SqlStore, email: str = CARLA) -> str:
@@ -224,3 +231,61 @@ def test_partners_are_not_offered_when_the_tenant_has_them_off(
     with pytest.raises(ValidationError) as caught:
         onboarding.complete_signup(token, signup_form("partner", partner_code="REMOTE-42"))
     assert caught.value.codes == ["signup.kind_invalid"]
+
+
+def test_a_signup_form_cannot_choose_its_organization_user_type_or_roles(
+    onboarding: Onboarding, memory_store: SqlStore, clock: FrozenClock
+) -> None:
+    victim = onboarding.complete_signup(activation_token(onboarding, memory_store), signup_form())
+    clock.advance(1)
+    token = activation_token(onboarding, memory_store, "mallory@example.org")
+    form = signup_form(
+        organization_id=victim.organization_id,
+        user_type="partner_user",
+        roles=["buyer"],
+        partner={"id": "remote-7", "name": "Remote Reseller", "source": "http"},
+        status="active",
+    )
+    account = onboarding.complete_signup(token, form)
+    assert account.organization_id is not None
+    assert account.organization_id != victim.organization_id
+    assert account.user_type == "customer_admin"
+    assert account.roles == ()
+    assert account.partner is None
+
+
+def test_starting_a_signup_is_rate_limited_per_address(
+    memory_store: SqlStore, clock: FrozenClock
+) -> None:
+    with service(memory_store, clock, limiter=limited(clock, "activation", 2)) as onboarding:
+        onboarding.start_signup("shop", CARLA, client_address="192.0.2.1")
+        onboarding.start_signup("shop", CARLA, client_address="198.51.100.2")
+        with pytest.raises(RateLimited):
+            onboarding.start_signup("shop", "Carla@EXAMPLE.org", client_address="203.0.113.3")
+    assert len(mails(memory_store, CARLA, "activation")) == 2
+
+
+def test_partner_code_attempts_are_rate_limited_per_address(
+    memory_store: SqlStore, clock: FrozenClock
+) -> None:
+    plugins = make_plugins(RemotePartners())
+    limiter = limited(clock, "partner_code", 2)
+    with service(memory_store, clock, plugins=plugins, limiter=limiter) as onboarding:
+        token = activation_token(onboarding, memory_store)
+        for guess in ("GUESS-1", "GUESS-2"):
+            with pytest.raises(PartnerCodeError):
+                onboarding.complete_signup(token, signup_form("partner", partner_code=guess))
+        with pytest.raises(RateLimited):
+            onboarding.complete_signup(token, signup_form("partner", partner_code="REMOTE-42"))
+
+
+def test_a_password_containing_the_company_name_is_refused(
+    onboarding: Onboarding, memory_store: SqlStore
+) -> None:
+    token = activation_token(onboarding, memory_store)
+    form = signup_form(password="Logistics-Harbor-Violet-93")
+    with pytest.raises(ValidationError) as caught:
+        onboarding.complete_signup(token, form)
+    [issue] = caught.value.issues
+    assert issue.code == "password.contains_personal_info"
+    assert dict(issue.params) == {"sources": ["company"]}
