@@ -1016,3 +1016,34 @@ def test_a_new_sqlite_file_locked_by_another_writer_is_opened_once_the_lock_goes
     finally:
         release.join()
         holder.close()
+
+
+def test_database_errors_and_logs_never_show_statement_parameters(tmp_path, caplog):
+    # Outbox rows carry mail bodies with their links; a failed statement must not put them into
+    # an error report, nor SQLAlchemy's engine log into the host's logs.
+    import logging
+
+    store = SqlStore.from_url(f"sqlite:///{tmp_path / 'hidden.db'}")
+    store.migrate()
+    link = "https://portal.example/confirm?token=SECRET-TOKEN-VALUE"
+    row = {
+        "id": "m1",
+        "tenant": "t",
+        "kind": "confirmation",
+        "recipient": "a@example.org",
+        "subject": "s",
+        "text": link,
+        "html": None,
+        "created_at": 1.0,
+        "next_attempt_at": 1.0,
+        "attempts": 0,
+    }
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    store.engine.echo = True
+    with store.engine.begin() as connection:
+        connection.execute(sa.insert(schema.outbox), row)
+    with pytest.raises(sa.exc.IntegrityError) as caught, store.engine.begin() as connection:
+        connection.execute(sa.insert(schema.outbox), row)
+    store.dispose()
+    assert "SECRET-TOKEN-VALUE" not in str(caught.value)
+    assert "SECRET-TOKEN-VALUE" not in caplog.text

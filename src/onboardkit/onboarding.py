@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Literal, TypeVar, cast
@@ -75,6 +74,7 @@ from onboardkit.partners import (
     PartnerCodes,
     PartnerRegistry,
 )
+from onboardkit.passwords import TOO_LONG as PASSWORD_TOO_LONG
 from onboardkit.passwords import PasswordContext
 from onboardkit.plugins import Plugins
 from onboardkit.ratelimits import RateLimiter
@@ -467,8 +467,9 @@ class Onboarding:
             )
         )
         self._mail_tenants: dict[str, MailTenant] = {}
-        self._dummy_lock = threading.Lock()
-        self._dummy_hash: str | None = None
+        # What an unknown address's password is checked against, so that it costs as much as a
+        # known one's; made now, so that not even the first unknown login is cheaper.
+        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(24))
 
     def close(self) -> None:
         """Release the partner-code worker pool (when this service created it)."""
@@ -701,7 +702,9 @@ class Onboarding:
             password = None
         elif len(password) > _PASSWORD_INPUT_LIMIT:
             issues.append(
-                Issue("password", VALUE_TOO_LONG, {"max_length": tenant.password_policy.max_length})
+                Issue(
+                    "password", PASSWORD_TOO_LONG, {"max_length": tenant.password_policy.max_length}
+                )
             )
             password = None
         else:
@@ -1546,12 +1549,6 @@ class Onboarding:
 
     # -- 4. login support -----------------------------------------------------------------------
 
-    def _dummy(self) -> str:
-        with self._dummy_lock:
-            if self._dummy_hash is None:
-                self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(24))
-            return self._dummy_hash
-
     def authenticate(
         self, tenant_id: str, email: str, password: str, *, client_address: str | None = None
     ) -> Account:
@@ -1577,7 +1574,7 @@ class Onboarding:
             canonical = address.canonical
             account = self._read(lambda tx: tx.account_by_email(tenant.id, canonical))
         stored = account.password_hash if account is not None else None
-        verified = self.hasher.verify(password, stored or self._dummy())
+        verified = self.hasher.verify(password, stored or self._dummy_hash)
         if account is None or stored is None or not verified:
             raise LoginFailed(LOGIN_BAD_CREDENTIALS)
         refusals: dict[AccountStatus, LoginFailed] = {

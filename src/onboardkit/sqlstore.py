@@ -985,7 +985,9 @@ class SqlStore:
                 key="storage.url",
                 reason="names an unsupported database; use sqlite, postgresql or mysql (MariaDB)",
             )
-        options: dict[str, Any] = {}
+        # Statement parameters hold mail bodies with their links and other personal data: never
+        # show them in SQLAlchemy's logs or in the text of a database error.
+        options: dict[str, Any] = {"hide_parameters": True}
         connect_args: dict[str, Any] = {}
         if backend == "sqlite":
             connect_args["check_same_thread"] = False
