@@ -492,3 +492,25 @@ def test_arbitrary_logins_and_addresses_get_typed_errors_only(
     _only_typed_errors(
         lambda: onboarding.start_signup("shop", email, client_address=client_address)
     )
+
+
+def test_the_service_loads_the_blocklist_and_zxcvbn_when_it_starts_not_in_a_request():
+    # The first password check of a process costs about 60 ms while they load; a fresh
+    # interpreter shows whether the service took that cost at start-up.
+    import subprocess
+    import sys
+
+    code = (
+        "from onboardkit.passwords import common_passwords\n"
+        "from onboardkit.testing import CheapTestHasher, make_plugins, memory_store\n"
+        "from onboardkit.onboarding import Onboarding\n"
+        "from onboardkit.tenants import Tenants\n"
+        "assert common_passwords.cache_info().currsize == 0\n"
+        "tenants = Tenants.from_mapping({'t': {'name': 'T', 'base_url': 'https://t.example',"
+        " 'sender': 'no-reply@t.example', 'flows': ['invitation']}})\n"
+        "Onboarding(tenants, memory_store(), secret=b's' * 32, plugins=make_plugins(),"
+        " hasher=CheapTestHasher())\n"
+        "assert common_passwords.cache_info().currsize == 1\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

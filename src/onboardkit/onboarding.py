@@ -75,7 +75,7 @@ from onboardkit.partners import (
     PartnerRegistry,
 )
 from onboardkit.passwords import TOO_LONG as PASSWORD_TOO_LONG
-from onboardkit.passwords import PasswordContext
+from onboardkit.passwords import PasswordContext, warm_up
 from onboardkit.plugins import Plugins
 from onboardkit.ratelimits import RateLimiter
 from onboardkit.storage import Conflict, Store, Transaction
@@ -470,6 +470,8 @@ class Onboarding:
         # What an unknown address's password is checked against, so that it costs as much as a
         # known one's; made now, so that not even the first unknown login is cheaper.
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(24))
+        # The blocklist and zxcvbn load now, not in the first request (about 60 ms).
+        warm_up()
 
     def close(self) -> None:
         """Release the partner-code worker pool (when this service created it)."""
