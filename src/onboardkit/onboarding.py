@@ -652,6 +652,59 @@ class Onboarding:
             account, updated_at=now, expires_at=now + lifetime, version=account.version + 1
         )
 
+    def _claim_address(
+        self,
+        tx: Transaction,
+        events: Events,
+        tenant: Tenant,
+        signer: TokenSigner,
+        address: EmailAddress,
+        changes: Mapping[str, Any],
+        *,
+        now: float,
+        resumes: AccountStatus | None = None,
+        resume: Callable[[Account], tuple[Account, str | None]] | None = None,
+        actor: str | None = None,
+    ) -> Account | None:
+        """Start a flow on ``address``: the one place that decides what a known address means.
+
+        A new address gets a new account made of ``changes``. An account already in this flow's
+        first status (``resumes``) is carried on by ``resume``, which returns the account and the
+        event to report (or ``None``). An open invitation of another flow gets its invitation
+        mailed again. Any other unclaimed account is replaced: nobody proved the address, so it
+        never blocks the real owner, who inherits nothing of it. A claimed account's owner is
+        told instead. Returns the account to mail a link to, or ``None`` when a mail went out.
+        """
+        existing = tx.account_by_email(tenant.id, address.canonical, for_update=True)
+        if existing is None:
+            account = Account(
+                id=new_id(),
+                tenant=tenant.id,
+                canonical_email=address.canonical,
+                created_at=now,
+                updated_at=now,
+                **changes,
+            )
+            tx.insert_account(account)
+            self._event(events, None, account, "created", actor)
+            return account
+        if resume is not None and existing.status is resumes:
+            account, event = resume(existing)
+            self._update(tx, existing, account)
+            if event is not None:
+                self._event(events, existing, account, event, actor)
+            return account
+        if existing.status is S.INVITED:
+            self._link_mail(tx, tenant, signer, existing, INVITE)
+            return None
+        if existing.unclaimed:
+            account = self._replaced(existing, **changes)
+            self._update(tx, existing, account)
+            self._event(events, existing, account, "replaced", actor)
+            return account
+        self._already_registered_mail(tx, tenant, existing)
+        return None
+
     # -- validation ---------------------------------------------------------------------------
 
     def _form(self, tenant: Tenant, form: object) -> Mapping[Any, object]:
@@ -873,7 +926,6 @@ class Onboarding:
 
         def step(tx: Transaction, events: Events) -> None:
             now = self.clock()
-            existing = tx.account_by_email(tenant.id, address.canonical, for_update=True)
             changes: dict[str, Any] = {
                 "flow": Flow.REGISTRATION,
                 "status": S.PENDING_CONFIRMATION,
@@ -885,26 +937,8 @@ class Onboarding:
                 "pending_consents": pending,
                 "expires_at": now + tenant.lifetimes.confirmation,
             }
-            if existing is None:
-                account = Account(
-                    id=new_id(),
-                    tenant=tenant.id,
-                    canonical_email=address.canonical,
-                    created_at=now,
-                    updated_at=now,
-                    **changes,
-                )
-                tx.insert_account(account)
-                self._event(events, None, account, "created")
-            elif existing.status is S.INVITED:
-                self._link_mail(tx, tenant, signer, existing, INVITE)
-                return
-            elif existing.unclaimed:
-                account = self._replaced(existing, **changes)
-                self._update(tx, existing, account)
-                self._event(events, existing, account, "replaced")
-            else:
-                self._already_registered_mail(tx, tenant, existing)
+            account = self._claim_address(tx, events, tenant, signer, address, changes, now=now)
+            if account is None:
                 return
             self._link_mail(tx, tenant, signer, account, CONFIRM)
 
@@ -1204,7 +1238,6 @@ class Onboarding:
                 found = tx.organization(organization)
                 if found is None or found.tenant != tenant.id:
                     raise ValidationError([Issue("organization_id", ORGANIZATION_UNKNOWN)])
-            existing = tx.account_by_email(tenant.id, address.canonical, for_update=True)
             changes: dict[str, Any] = {
                 "flow": Flow.INVITATION,
                 "status": S.INVITED,
@@ -1216,29 +1249,26 @@ class Onboarding:
                 "invited_by": inviter_name,
                 "expires_at": now + tenant.lifetimes.invitation,
             }
-            if existing is None:
-                account = Account(
-                    id=new_id(),
-                    tenant=tenant.id,
-                    canonical_email=address.canonical,
-                    created_at=now,
-                    updated_at=now,
-                    **changes,
-                )
-                tx.insert_account(account)
-                self._event(events, None, account, "created", inviter_name)
-            elif existing.status is S.INVITED:
-                account = attrs.evolve(
+
+            def resume(existing: Account) -> tuple[Account, str | None]:
+                updated = attrs.evolve(
                     existing, updated_at=now, version=existing.version + 1, **changes
                 )
-                self._update(tx, existing, account)
-                self._event(events, existing, account, "updated", inviter_name)
-            elif existing.unclaimed:
-                account = self._replaced(existing, **changes)
-                self._update(tx, existing, account)
-                self._event(events, existing, account, "replaced", inviter_name)
-            else:
-                self._already_registered_mail(tx, tenant, existing)
+                return updated, "updated"
+
+            account = self._claim_address(
+                tx,
+                events,
+                tenant,
+                signer,
+                address,
+                changes,
+                now=now,
+                resumes=S.INVITED,
+                resume=resume,
+                actor=inviter_name,
+            )
+            if account is None:
                 return
             self._link_mail(tx, tenant, signer, account, INVITE)
 
@@ -1363,7 +1393,6 @@ class Onboarding:
 
         def step(tx: Transaction, events: Events) -> None:
             now = self.clock()
-            existing = tx.account_by_email(tenant.id, address.canonical, for_update=True)
             changes: dict[str, Any] = {
                 "flow": Flow.SIGNUP,
                 "status": S.PENDING_ACTIVATION,
@@ -1371,31 +1400,23 @@ class Onboarding:
                 "locale": language,
                 "expires_at": now + tenant.lifetimes.activation,
             }
-            if existing is None:
-                account = Account(
-                    id=new_id(),
-                    tenant=tenant.id,
-                    canonical_email=address.canonical,
-                    created_at=now,
-                    updated_at=now,
-                    **changes,
-                )
-                tx.insert_account(account)
-                self._event(events, None, account, "created")
-            elif existing.status is S.INVITED:
-                self._link_mail(tx, tenant, signer, existing, INVITE)
-                return
-            elif existing.status is S.PENDING_ACTIVATION:
-                account = attrs.evolve(
-                    self._renewed(existing, tenant.lifetimes.activation), locale=language
-                )
-                self._update(tx, existing, account)
-            elif existing.unclaimed:
-                account = self._replaced(existing, **changes)
-                self._update(tx, existing, account)
-                self._event(events, existing, account, "replaced")
-            else:
-                self._already_registered_mail(tx, tenant, existing)
+
+            def resume(existing: Account) -> tuple[Account, str | None]:
+                renewed = self._renewed(existing, tenant.lifetimes.activation)
+                return attrs.evolve(renewed, locale=language), None
+
+            account = self._claim_address(
+                tx,
+                events,
+                tenant,
+                signer,
+                address,
+                changes,
+                now=now,
+                resumes=S.PENDING_ACTIVATION,
+                resume=resume,
+            )
+            if account is None:
                 return
             self._link_mail(tx, tenant, signer, account, ACTIVATE)
 
