@@ -124,7 +124,6 @@ def onboarding(config: Path, clock: FrozenClock) -> Iterator[Onboarding]:
     )
     yield service
     service.close()
-    service.partner_codes.close()
     assert isinstance(service.store, SqlStore)
     service.store.dispose()
 

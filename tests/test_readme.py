@@ -29,5 +29,6 @@ def test_the_python_example_runs_against_the_example_configuration(tmp_path, mon
     monkeypatch.setenv("ONBOARDKIT_SMTP_PASSWORD", "not-used-by-the-example")
     namespace: dict[str, object] = {}
     exec(compile(block.group(1), "README.md", "exec"), namespace)  # noqa: S102 - our README
+    namespace["onboarding"].store.dispose()
     assert namespace["submitted"].tenant == "pim"
     assert not (ROOT / "onboardkit.sqlite3").exists()

@@ -286,7 +286,6 @@ class _Deployment:
     def close(self) -> None:
         if self._onboarding is not None:
             self._onboarding.close()
-            self._onboarding.partner_codes.close()
         if self._store is not None:
             self._store.dispose()
 
