@@ -78,7 +78,7 @@ from onboardkit.passwords import TOO_LONG as PASSWORD_TOO_LONG
 from onboardkit.passwords import PasswordContext, warm_up
 from onboardkit.plugins import Plugins
 from onboardkit.ratelimits import RateLimiter
-from onboardkit.storage import Conflict, Store, Transaction
+from onboardkit.storage import Conflict, OutboxMail, Store, Transaction
 from onboardkit.tenants import ACCOUNT_ADMIN_PERMISSION, Lifetimes, Tenant, Tenants
 from onboardkit.tokens import TokenSigner
 
@@ -171,6 +171,7 @@ PAGE_INVALID = message(
 )
 
 ACCOUNT_NOT_FOUND = message("account.not_found", "This account does not exist.")
+ACCOUNT_EXISTS = message("account.exists", "An account with this email address already exists.")
 PROVISIONING_FAILED = message(
     "account.provisioning_failed", "The account could not be set up. Please try again."
 )
@@ -735,6 +736,7 @@ class Onboarding:
         names_required: bool,
         company: str | None = None,
         with_fields: bool = True,
+        with_consents: bool = True,
     ) -> _Validated | None:
         """Check names, custom fields, password and consents; every problem goes to ``issues``."""
         given_name = _line(form, "given_name", issues, required=names_required)
@@ -775,7 +777,7 @@ class Onboarding:
                     password, context=context, plugins=self.plugins, tenant=tenant.id
                 )
             )
-        shown = tuple(tenant.consents.current(locale))
+        shown = tuple(tenant.consents.current(locale)) if with_consents else ()
         decisions = decisions_from_form(form, shown)
         try:
             check_consents(shown, decisions)
@@ -1629,6 +1631,135 @@ class Onboarding:
         return self.store.atomic(step)
 
     # -- 5. administration -----------------------------------------------------------------------
+
+    def account(self, tenant_id: str, account_id: str) -> Account:
+        """One account of a tenant.
+
+        :raises AccountNotFound: when the tenant has no account with this id.
+        """
+        tenant = self._tenant(tenant_id)
+        found = (
+            self._read(lambda tx: tx.account(account_id))
+            if isinstance(account_id, str) and account_id
+            else None
+        )
+        if found is None or found.tenant != tenant.id:
+            raise AccountNotFound()
+        return found
+
+    def create_account(
+        self,
+        tenant_id: str,
+        email: str,
+        password: str,
+        *,
+        roles: Sequence[str],
+        created_by: str,
+        user_type: str | None = None,
+        given_name: str | None = None,
+        family_name: str | None = None,
+        locale: str | None = None,
+    ) -> Account:
+        """An operator creates an active account directly (a first reviewer or administrator).
+
+        The password must meet the tenant's policy. Unlike the flows, this tells the operator
+        when the address is taken: only trusted callers (the CLI, a setup script) use it.
+
+        :raises ValidationError: for a bad address, password, roles or user type, or
+            ``account.exists`` at ``email``.
+        :raises ProvisioningFailed: when a plugin could not create the user (nothing changed).
+        """
+        tenant = self._tenant(tenant_id)
+        issues: list[Issue] = []
+        address = self._email(email, issues)
+        chosen = self._roles(tenant, roles, issues)
+        kind = self._user_type(tenant, user_type, issues)
+        actor = self._actor(created_by, "created_by", issues)
+        form = {"password": password, "given_name": given_name, "family_name": family_name}
+        validated = self._submission(
+            tenant,
+            {key: value for key, value in form.items() if value is not None},
+            issues,
+            email=address.normalized if address else None,
+            locale=tenant.locale_for(locale),
+            names_required=False,
+            with_fields=False,
+            with_consents=False,
+        )
+        if issues or validated is None or address is None:
+            raise ValidationError(issues)
+        password_hash = self.hasher.hash(password)
+
+        def step(tx: Transaction, events: Events) -> Account:
+            if tx.account_by_email(tenant.id, address.canonical, for_update=True) is not None:
+                raise ValidationError([Issue("email", ACCOUNT_EXISTS)])
+            now = self.clock()
+            account = Account(
+                id=new_id(),
+                tenant=tenant.id,
+                flow=Flow.INVITATION,
+                status=S.ACTIVE,
+                email=address.normalized,
+                canonical_email=address.canonical,
+                created_at=now,
+                updated_at=now,
+                locale=tenant.locale_for(locale),
+                password_hash=password_hash,
+                profile=validated.profile,
+                user_type=kind,
+                roles=cast(Any, chosen),
+                invited_by=actor,
+                confirmed_at=now,
+                decided_at=now,
+            )
+            tx.insert_account(account)
+            self._provision(tenant, account)
+            self._event(events, None, account, "created", actor)
+            return account
+
+        return self._run(step)
+
+    def password_hints(self, tenant_id: str, locale: str | None = None) -> dict[str, Any]:
+        """The tenant's password policy as hints for a page (see
+        :meth:`onboardkit.passwords.PasswordPolicy.describe`)."""
+        tenant = self._tenant(tenant_id)
+        return tenant.password_policy.describe(
+            tenant.locale_for(locale), plugins=self.plugins, tenant=tenant.id
+        )
+
+    def check_password(
+        self,
+        tenant_id: str,
+        password: str,
+        *,
+        email: str | None = None,
+        names: Sequence[str] = (),
+        company: str | None = None,
+    ) -> list[Issue]:
+        """Every rule of the tenant's policy ``password`` breaks, for live hints while typing.
+
+        Only a hint: the flows check again with everything the person entered.
+        """
+        tenant = self._tenant(tenant_id)
+        if not isinstance(password, str) or len(password) > _PASSWORD_INPUT_LIMIT:
+            return [
+                Issue(
+                    "password", PASSWORD_TOO_LONG, {"max_length": tenant.password_policy.max_length}
+                )
+            ]
+        context = PasswordContext(
+            names=tuple(name for name in names if isinstance(name, str)),
+            email=email if isinstance(email, str) else None,
+            company=company if isinstance(company, str) else None,
+            words=(tenant.name,),
+        )
+        return tenant.password_policy.check(
+            password, context=context, plugins=self.plugins, tenant=tenant.id
+        )
+
+    def outbox(self, tenant_id: str | None = None, *, limit: int = 100) -> list[OutboxMail]:
+        """Mail in the outbox, newest first (sent or not): for a demo's "sent mail" page."""
+        return list(self._read(lambda tx: tx.mails(tenant_id, limit=limit)))
 
     def _move(self, tenant_id: str, account_id: str, action: Action, actor: str | None) -> Account:
         tenant = self._tenant(tenant_id)

@@ -1,0 +1,420 @@
+"""The framework-agnostic web application: pages and JSON API for every onboarding flow.
+
+:class:`OnboardingWeb` decides every answer: it matches the route, checks CSRF, the body and the
+origin, reads the form or JSON, runs the flow and renders the page or the JSON, with status,
+headers and cookies. A framework plugin only translates its request into a
+:class:`~onboardkit.web.WebRequest` and the :class:`~onboardkit.web.WebResponse` back, and runs
+:meth:`OnboardingWeb.handle` in a worker thread (it hashes passwords and uses the database).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from onboardkit.accounts import Account, InvalidTransition
+from onboardkit.errors import (
+    ConfigurationError,
+    OnboardkitError,
+    PartnerCodeError,
+    PartnerProviderError,
+    TokenError,
+    TokenExpired,
+    TokenStaleState,
+    ValidationError,
+)
+from onboardkit.onboarding import (
+    AccountNotFound,
+    FlowNotOffered,
+    LoginFailed,
+    NotOrganizationAdmin,
+    Onboarding,
+    ProvisioningFailed,
+)
+from onboardkit.ratelimits import RateLimitBackendError, RateLimited
+from onboardkit.storage import Conflict
+from onboardkit.tenants import Tenant, UnknownTenant
+from onboardkit.web import api, pages
+from onboardkit.web.csrf import FIELD as CSRF_FIELD
+from onboardkit.web.csrf import CsrfGuard
+from onboardkit.web.exchange import Exchange, WebError
+from onboardkit.web.requests import MAX_BODY_BYTES, WebRequest
+from onboardkit.web.responses import WebResponse
+from onboardkit.web.routes import Route, match
+from onboardkit.web.sessions import COOKIE as SESSION_COOKIE
+from onboardkit.web.sessions import SessionCookies
+from onboardkit.web.texts import (
+    BODY_TOO_LARGE,
+    CSRF_FAILED,
+    FOREIGN_ORIGIN,
+    INTERNAL,
+    MEDIA_TYPE,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    page_text,
+)
+
+__all__ = ["ERROR_SCHEMA", "OnboardingWeb", "status_for"]
+
+log = logging.getLogger(__name__)
+
+#: Headers on every answer.
+SECURITY_HEADERS: Final = (
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+)
+#: Pages load only their own style sheet and script; nothing inline, no frames, forms only here.
+PAGE_CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+API_CSP: Final = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+_ISSUE_SCHEMA: Final = {
+    "type": "object",
+    "required": ["path", "code", "message", "params"],
+    "properties": {
+        "path": {
+            "type": "string",
+            "description": "Where: a form field such as fields.customer_number.",
+        },
+        "code": {"type": "string"},
+        "message": {"type": "string", "description": "In the request's language."},
+        "params": {"type": "object"},
+    },
+}
+#: The body of every error answer of the JSON API.
+ERROR_SCHEMA: Final = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "params"],
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "description": "Stable, for programs: login.bad_credentials",
+                },
+                "message": {"type": "string", "description": "For people, English or German."},
+                "params": {"type": "object"},
+                "issues": {"type": "array", "items": _ISSUE_SCHEMA},
+            },
+        }
+    },
+}
+
+_STATUS: Final[tuple[tuple[type[OnboardkitError], int], ...]] = (
+    (WebError, 400),  # its own status wins, see status_for
+    (RateLimited, 429),
+    (ValidationError, 422),
+    (TokenExpired, 410),
+    (TokenStaleState, 410),
+    (TokenError, 400),
+    (LoginFailed, 403),
+    (NotOrganizationAdmin, 403),
+    (UnknownTenant, 404),
+    (FlowNotOffered, 404),
+    (AccountNotFound, 404),
+    (InvalidTransition, 409),
+    (Conflict, 409),
+    (PartnerProviderError, 503),
+    (PartnerCodeError, 422),
+    (ProvisioningFailed, 503),
+    (RateLimitBackendError, 503),
+)
+
+
+def status_for(error: OnboardkitError) -> int:
+    """The HTTP status of an error: 422 for input, 401 for bad credentials, 429 when limited..."""
+    if isinstance(error, WebError):
+        return error.status
+    if isinstance(error, LoginFailed) and error.code == "login.bad_credentials":
+        return 401
+    for kind, status in _STATUS:
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def _derive(secret: bytes, label: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(secret)
+
+
+def _read_static(name: str) -> bytes:
+    return (resources.files("onboardkit.web") / "static" / name).read_bytes()
+
+
+_STATIC_TYPES: Final = {"onboardkit.css": "text/css", "onboardkit.js": "text/javascript"}
+
+
+class OnboardingWeb:
+    """The onboarding pages and JSON API, for any web framework.
+
+    :param onboarding: The service every flow runs on.
+    :param secret: At least 32 random bytes (the CSRF and session keys are derived from it);
+        stable across restarts and equal in every process.
+    :param session_max_age: Seconds a sign-in lasts.
+    :param is_reviewer: Who reviews a tenant when the host does not say (see
+        ``WebRequest.reviewer``): by default an active account signed in here whose address is
+        one of the tenant's ``reviewers``.
+    :param template_folders: Folders searched before onboardkit's own page templates
+        (``web/<page>.html``), to restyle or reword pages.
+    :param show_outbox: Serve ``/mail``, a page listing every mail in the outbox. For demos and
+        development only: it shows every link that was mailed.
+    :param list_tenants: Serve ``/``, a page linking to every tenant (demos).
+    """
+
+    def __init__(
+        self,
+        onboarding: Onboarding,
+        *,
+        secret: bytes,
+        session_max_age: int = 8 * 3600,
+        is_reviewer: Callable[[Tenant, Account], bool] | None = None,
+        template_folders: Iterable[str | Path] = (),
+        show_outbox: bool = False,
+        list_tenants: bool = False,
+    ) -> None:
+        if not isinstance(secret, bytes) or len(secret) < 32:
+            raise ConfigurationError(key="secret_key", reason="expected at least 32 random bytes")
+        self.onboarding = onboarding
+        self.csrf = CsrfGuard(_derive(secret, b"onboardkit web: csrf v1"))
+        self.sessions = SessionCookies(
+            _derive(secret, b"onboardkit web: sessions v1"), max_age=session_max_age
+        )
+        self.is_reviewer = is_reviewer or _listed_reviewer
+        self.show_outbox = show_outbox
+        self.list_tenants = list_tenants
+        loaders: list[jinja2.BaseLoader] = [
+            jinja2.FileSystemLoader([str(folder) for folder in template_folders]),
+            jinja2.PackageLoader("onboardkit", "templates"),
+        ]
+        self._jinja = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(loaders),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._jinja.filters["datetime"] = _utc_time
+        self._static = {name: _read_static(name) for name in _STATIC_TYPES}
+        demo: list[Route] = []
+        if list_tenants:
+            demo.extend(pages.TENANT_LIST_ROUTES)
+        if show_outbox:
+            demo.extend(pages.OUTBOX_ROUTES)
+        static = Route("GET", "/static/{name}", "static", _static_file, media_type="text/css")
+        #: Every route, in matching order.
+        self.routes: tuple[Route, ...] = (static, *demo, *api.ROUTES, *pages.ROUTES)
+        #: JSON Schema of every API error body.
+        self.error_schema: Mapping[str, Any] = ERROR_SCHEMA
+
+    # -- what plugins call --------------------------------------------------------------------
+
+    def reviewer_tenant(self, request: WebRequest) -> str | None:
+        """The tenant whose reviewers a request is for, or ``None``: a plugin with its own idea
+        of reviewers asks only for these requests."""
+        route, params, _ = match(self.routes, request.method, request.path)
+        if route is None or not route.reviewer:
+            return None
+        return params.get("tenant")
+
+    def handle(self, request: WebRequest) -> WebResponse:
+        """The complete answer to ``request``. Blocking: run it in a worker thread."""
+        route, params, allowed = match(self.routes, request.method, request.path)
+        api_call = request.path.split("/", 3)[2:3] == ["api"]
+        tenant: Tenant | None = None
+        tenant_id = params.get("tenant")
+        if tenant_id is not None:
+            tenant = self.onboarding.tenants.get(tenant_id)
+        exchange = Exchange(
+            self, request, params, tenant, api=route.api if route is not None else api_call
+        )
+        try:
+            if route is None:
+                if allowed:
+                    raise WebError(405, METHOD_NOT_ALLOWED, method=request.method[:16])
+                raise WebError(404, NOT_FOUND)
+            if tenant_id is not None and tenant is None:
+                raise UnknownTenant(tenant=tenant_id[:64])
+            self._check(exchange, route)
+            response = route.handler(exchange)
+        except OnboardkitError as error:
+            response = self.error_response(exchange, error)
+            if allowed and isinstance(error, WebError) and error.status == 405:
+                response = _with(response, ("allow", ", ".join(allowed)))
+        except Exception:
+            log.exception("onboardkit web: %s %s failed", request.method, request.path[:200])
+            response = self.error_response(exchange, WebError(500, INTERNAL))
+        return self._finish(exchange, response)
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def _check(self, exchange: Exchange, route: Route) -> None:
+        request = exchange.request
+        if request.body_too_large or len(request.body) > MAX_BODY_BYTES:
+            raise WebError(413, BODY_TOO_LARGE, max_bytes=MAX_BODY_BYTES)
+        if request.method != "POST":
+            return
+        if route.api:
+            content_type = (request.header("content-type") or "").split(";", 1)[0].strip()
+            if content_type.lower() != "application/json" and request.body:
+                raise WebError(415, MEDIA_TYPE)
+            if not _same_origin(request, exchange.tenant):
+                raise WebError(403, FOREIGN_ORIGIN)
+            return
+        cookie = request.cookies.get("onboardkit_csrf")
+        if not self.csrf.check(cookie, exchange.form().get(CSRF_FIELD)):
+            raise WebError(403, CSRF_FAILED)
+
+    # -- sign-in and reviewers -------------------------------------------------------------------
+
+    def signed_in(self, exchange: Exchange) -> Account | None:
+        """The account of the request's session cookie, when it is valid and active."""
+        tenant = exchange.tenant
+        if tenant is None:
+            return None
+        value = exchange.request.cookies.get(SESSION_COOKIE)
+        claims = self.sessions.claims(value, tenant.id, self.onboarding.clock())
+        if claims is None or value is None:
+            return None
+        try:
+            account = self.onboarding.account(tenant.id, claims.account_id)
+        except AccountNotFound:
+            return None
+        return account if self.sessions.verify(value, account) else None
+
+    def reviewer(self, exchange: Exchange) -> str | None:
+        """Who reviews, for this request: the host's answer, or the signed-in reviewer."""
+        if exchange.request.reviewer_given:
+            return exchange.request.reviewer
+        account = exchange.account()
+        if account is None or exchange.tenant is None:
+            return None
+        return account.email if self.is_reviewer(exchange.tenant, account) else None
+
+    def sign_in(self, exchange: Exchange, account: Account) -> None:
+        """Set the session cookie for ``account``; a new CSRF cookie comes with it."""
+        exchange.set_cookie(
+            SESSION_COOKIE,
+            self.sessions.value(account, self.onboarding.clock()),
+            path=exchange.url("/") if exchange.tenant else "/",
+            max_age=self.sessions.max_age,
+        )
+        exchange.csrf_cookie = CsrfGuard.new_cookie()
+        exchange.set_cookie("onboardkit_csrf", exchange.csrf_cookie, path=exchange.root + "/")
+
+    def sign_out(self, exchange: Exchange) -> None:
+        exchange.set_cookie(SESSION_COOKIE, "", path=exchange.url("/"), max_age=0)
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def text(self, code: str, locale: str, params: Mapping[str, Any] | None = None) -> str:
+        return page_text(code).render(locale, params)
+
+    def render(self, template: str, exchange: Exchange, context: Mapping[str, Any]) -> bytes:
+        page = self._jinja.get_template(f"web/{template}")
+        return page.render(
+            ex=exchange,
+            tenant=exchange.tenant,
+            locale=exchange.locale,
+            t=exchange.text,
+            **context,
+        ).encode("utf-8")
+
+    def static_file(self, name: str) -> WebResponse | None:
+        body = self._static.get(name)
+        if body is None:
+            return None
+        return WebResponse(
+            200,
+            (
+                ("content-type", f"{_STATIC_TYPES[name]}; charset=utf-8"),
+                ("cache-control", "public, max-age=3600"),
+            ),
+            body,
+        )
+
+    def error_response(self, exchange: Exchange, error: OnboardkitError) -> WebResponse:
+        """The answer to a refused request: JSON for the API, an error page for the pages."""
+        status = status_for(error)
+        if exchange.api:
+            response = exchange.send_json({"error": error.as_dict(exchange.locale)}, status)
+        else:
+            response = exchange.render(
+                "error.html",
+                status,
+                error=error,
+                message=error.localized(exchange.locale),
+            )
+        if isinstance(error, RateLimited):
+            response = _with(response, ("retry-after", str(error.params["retry_after"])))
+        return response
+
+    def _finish(self, exchange: Exchange, response: WebResponse) -> WebResponse:
+        headers = list(response.headers)
+        names = {name.lower() for name, _ in headers}
+        if "cache-control" not in names:
+            headers.append(("cache-control", "no-store"))
+        if "content-security-policy" not in names:
+            page = response.media_type == "text/html"
+            headers.append(("content-security-policy", PAGE_CSP if page else API_CSP))
+        if exchange.api or response.media_type == "text/html":
+            headers.append(("vary", "Cookie, Accept-Language"))
+        headers.extend(SECURITY_HEADERS)
+        headers.extend(("set-cookie", cookie) for cookie in exchange.cookies)
+        body = b"" if exchange.request.method == "HEAD" else response.body
+        return WebResponse(response.status, tuple(headers), body)
+
+
+def _with(response: WebResponse, header: tuple[str, str]) -> WebResponse:
+    return WebResponse(response.status, (*response.headers, header), response.body)
+
+
+def _utc_time(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def _listed_reviewer(tenant: Tenant, account: Account) -> bool:
+    listed = {address.casefold() for address in tenant.reviewers}
+    return account.email.casefold() in listed or account.canonical_email.casefold() in listed
+
+
+def _origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}"
+
+
+def _same_origin(request: WebRequest, tenant: Tenant | None) -> bool:
+    """An API POST comes from this site: its ``Origin`` (when a browser sent one) is the
+    request's own host or the tenant's base URL; ``Sec-Fetch-Site`` is not ``cross-site``."""
+    if (request.header("sec-fetch-site") or "").lower() == "cross-site":
+        return False
+    origin = request.header("origin")
+    if origin is None:
+        return True  # not a browser's cross-site request: programs and same-origin GETs
+    origin = origin.strip().lower()
+    host = (request.header("host") or "").lower()
+    allowed = {f"http://{host}", f"https://{host}"} if host else set()
+    if tenant is not None:
+        allowed.add(_origin_of(tenant.base_url))
+    return origin in allowed
+
+
+def _static_file(exchange: Exchange) -> WebResponse:
+    found = exchange.web.static_file(exchange.params["name"])
+    if found is None:
+        raise WebError(404, NOT_FOUND)
+    return found

@@ -1,0 +1,104 @@
+"""The core's request value: what a framework plugin hands over from its own request.
+
+A plugin builds one :class:`WebRequest` per HTTP request and passes it to
+:meth:`onboardkit.web.OnboardingWeb.handle`. Everything here is plain data; parsing of forms,
+JSON, cookies and ``Accept-Language`` happens in the core, identically for every framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import parse_qsl
+
+import attrs
+
+__all__ = ["MAX_BODY_BYTES", "WebRequest", "parse_cookies"]
+
+#: The largest request body the web layer reads (bytes); a plugin should stop reading beyond it
+#: and pass what it has with ``body_too_large=True``.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _upper(method: str) -> str:
+    return method.upper()
+
+
+def _lower_keys(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> Mapping[str, str]:
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    joined: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        joined[key] = f"{joined[key]}, {value}" if key in joined else value
+    return joined
+
+
+def _query_pairs(query: str | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    if isinstance(query, str):
+        return tuple(parse_qsl(query, keep_blank_values=True, max_num_fields=100))
+    return tuple((str(name), str(value)) for name, value in query)
+
+
+def parse_cookies(header: str | None) -> Mapping[str, str]:
+    """The cookies of a ``Cookie`` header; a malformed header gives no cookies, never an error."""
+    if not header:
+        return {}
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except CookieError:
+        return {}
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+@attrs.frozen
+class WebRequest:
+    """One HTTP request, as the core sees it.
+
+    :param method: ``GET``, ``POST``, ... (any case; kept upper-case).
+    :param path: The path below the mount point, starting with ``/``: ``/pim/login``.
+    :param query: The raw query string, or its pairs.
+    :param headers: Header names in any case; repeated headers are joined with ``", "``.
+    :param body: The raw body (at most :data:`MAX_BODY_BYTES`).
+    :param client_address: The client's IP address, as the host trusts it (behind a proxy, the
+        host decides which forwarded address counts).
+    :param root_path: Where the onboarding pages are mounted (``/onboarding``), for links in
+        pages; empty at the root.
+    :param secure: Whether the request came over HTTPS (cookies are then ``Secure``).
+    :param reviewer: Who the host says reviews this request's tenant, when ``reviewer_given``;
+        ``None`` then means "not a reviewer". Without ``reviewer_given`` the core decides from
+        its own sign-in (see :class:`onboardkit.web.OnboardingWeb`).
+    :param body_too_large: The plugin stopped reading a body larger than the limit.
+    """
+
+    method: str = attrs.field(converter=_upper)
+    path: str
+    query: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_query_pairs)
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_lower_keys)
+    body: bytes = b""
+    client_address: str | None = None
+    root_path: str = ""
+    secure: bool = False
+    reviewer: str | None = None
+    reviewer_given: bool = False
+    body_too_large: bool = False
+    cookies: Mapping[str, str] = attrs.field(init=False)
+
+    @cookies.default
+    def _cookies(self) -> Mapping[str, str]:
+        return parse_cookies(self.headers.get("cookie"))
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """A header by case-insensitive name."""
+        return self.headers.get(name.lower(), default)
+
+    def query_value(self, name: str) -> str | None:
+        """The first value of query parameter ``name``."""
+        for key, value in self.query:
+            if key == name:
+                return value
+        return None
+
+    def with_reviewer(self, reviewer: str | None) -> WebRequest:
+        """This request with the host's decision on who reviews (``None``: nobody)."""
+        return attrs.evolve(self, reviewer=reviewer, reviewer_given=True)
