@@ -8,6 +8,11 @@ checked once per run with a short connect timeout; when it is unreachable, its t
 and the summary names the group that was left out and why. With
 ``ONBOARDKIT_REQUIRE_SERVICES=1`` (CI) an unreachable service is an error in each of its tests.
 
+The ``browser`` group is the same kind of group: its tests drive a real Chromium (the executable
+at ``ONBOARDKIT_TEST_CHROMIUM``, default ``/usr/bin/chromium``) through Playwright's Python
+package, and are left out (or, in CI, fail) when either is missing. Its fixtures live in
+``tests/browser/conftest.py``, its helpers in ``tests/browser_harness.py``.
+
 Every run works in databases of its own (``onboardkit_<random>``, dropped at the end) and in a
 Redis database index it claimed, so parallel runs (tox environments) never see each other's rows.
 """
@@ -41,6 +46,10 @@ SERVICES = {
     "redis": ("ONBOARDKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
 }
 DEFAULT_PORTS = {"postgresql": 5432, "mariadb": 3306, "redis": 6379}
+BROWSER = "browser"
+CHROMIUM = ("ONBOARDKIT_TEST_CHROMIUM", "/usr/bin/chromium")
+#: Every group a test can need: the servers above and the browser.
+GROUPS = (*SERVICES, BROWSER)
 REDIS_CLAIM_KEY = "onboardkit-test-run"
 
 
@@ -50,6 +59,12 @@ def _required() -> bool:
 
 def service_url(name: str) -> str:
     variable, default = SERVICES[name]
+    return os.environ.get(variable) or default
+
+
+def chromium_path() -> str:
+    """The Chromium executable the browser tests drive."""
+    variable, default = CHROMIUM
     return os.environ.get(variable) or default
 
 
@@ -114,6 +129,17 @@ def _probe_redis(url: str, where: str) -> str | None:
     return None
 
 
+def _probe_browser() -> str | None:
+    path = chromium_path()
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        return f"no Chromium executable at {path}; set {CHROMIUM[0]}"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed; install onboardkit[test]"
+    return None
+
+
 class Services:
     """Which services this run can reach; each is checked once, on first need."""
 
@@ -123,6 +149,8 @@ class Services:
         self.left_out: dict[str, str] = {}
 
     def reason_unavailable(self, name: str) -> str | None:
+        if name not in self._reasons and name == BROWSER:
+            self._reasons[name] = _probe_browser()
         if name not in self._reasons:
             url = service_url(name)
             host, port = _address(name, url)
@@ -159,13 +187,18 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line(
             "markers", f"{name}: needs a {name} server ({variable}, default {default})"
         )
+    variable, default = CHROMIUM
+    config.addinivalue_line(
+        "markers",
+        f"{BROWSER}: drives a real Chromium through Playwright ({variable}, default {default})",
+    )
     config.stash[SERVICES_KEY] = Services()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     services = item.config.stash[SERVICES_KEY]
-    for name in SERVICES:
+    for name in GROUPS:
         if item.get_closest_marker(name) is not None:
             services.require(name)
 
@@ -177,6 +210,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(f"required but unavailable: {name} ({reason})", red=True)
         else:
             terminalreporter.write_line(f"left out: {name} ({reason})", yellow=True)
+
+
+# -- browser ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium_executable(request: pytest.FixtureRequest) -> str:
+    """The path of the Chromium to drive; the test is left out (or fails in CI) without one."""
+    request.config.stash[SERVICES_KEY].require(BROWSER)
+    return chromium_path()
 
 
 # -- database servers -----------------------------------------------------------------------------
