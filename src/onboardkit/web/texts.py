@@ -17,7 +17,7 @@ CSRF_FAILED = message(
     "web.csrf_failed", "This form has expired. Please load the page again and send it once more."
 )
 NOT_FOUND = message("web.not_found", "There is no such page.")
-METHOD_NOT_ALLOWED = message("web.method_not_allowed", "This address does not accept {method}.")
+METHOD_NOT_ALLOWED = message("web.method_not_allowed", "This address does not accept {method} requests.")
 BODY_TOO_LARGE = message(
     "web.body_too_large", "The request is too large (at most {max_bytes} bytes)."
 )
@@ -47,7 +47,7 @@ _PAGES = [
     message("page.errors", "Please check the following:"),
     message("page.optional", "optional"),
     message("page.back", "Back"),
-    message("page.expires", "This link works until {expires} (UTC)."),
+    message("page.expires", "This link is valid until {expires} (UTC)."),
     # sign-in
     message("page.login.title", "Sign in"),
     message("page.email", "Email address"),
@@ -102,7 +102,7 @@ _PAGES = [
     message("page.confirm.title", "Confirm your email address"),
     message("page.confirm.intro", "Please confirm that {email} is your address."),
     message("page.confirm.submit", "Confirm my address"),
-    message("page.link.used", "This link was used already. Nothing more to do here."),
+    message("page.link.used", "This link has already been used. Nothing more to do here."),
     message("page.link.invalid", "This link does not work"),
     message("page.link.new", "Request a new mail"),
     # review outcome
@@ -110,7 +110,7 @@ _PAGES = [
     message(
         "page.pending.text",
         "Thank you. Your address is confirmed and your registration is now being reviewed. "
-        "You will receive an email as soon as it is decided.",
+        "You will receive an email as soon as a decision has been made.",
     ),
     message("page.rejected.title", "Registration not approved"),
     message(
@@ -128,7 +128,7 @@ _PAGES = [
     message("page.invitation.submit", "Set the password"),
     # email-first sign-up
     message("page.start.title", "Sign up"),
-    message("page.start.intro", "Enter your email address. We send you a link to continue."),
+    message("page.start.intro", "Enter your email address. We will send you a link to continue."),
     message("page.start.submit", "Send the link"),
     message("page.signup.title", "Complete your sign-up"),
     message("page.signup.intro", "You are signing up as {email}."),
@@ -140,12 +140,12 @@ _PAGES = [
     message("page.signup.person", "About you"),
     message("page.signup.partner_code", "Partner code"),
     message("page.signup.partner_code_help", "The code we gave you, for example ABCD-EFGH-JKMN."),
-    message("page.signup.terms", "Terms"),
+    message("page.signup.terms", "Terms and privacy"),
     message("page.signup.submit", "Create my account"),
     # resend
     message("page.resend.title", "Send the confirmation mail again"),
     message(
-        "page.resend.intro", "Enter the address you registered with. We send a new link to it."
+        "page.resend.intro", "Enter the address you registered with. We will send a new link to it."
     ),
     message("page.resend.submit", "Send"),
     # review
@@ -159,16 +159,16 @@ _PAGES = [
     message("page.review.roles", "Roles to give"),
     message("page.review.user_type", "User type"),
     message("page.review.approve", "Approve"),
-    message("page.review.reason", "Reason (the person receives it by mail)"),
+    message("page.review.reason", "Reason (sent to the person by email)"),
     message("page.review.reject", "Reject"),
-    message("page.review.approved", "{email} is approved."),
-    message("page.review.rejected", "{email} is rejected."),
+    message("page.review.approved", "{email} has been approved."),
+    message("page.review.rejected", "{email} has been rejected."),
     message("page.review.invite", "Invite a person"),
-    message("page.review.decided", "This registration is decided already."),
+    message("page.review.decided", "A decision has already been made on this registration."),
     # documents
     message("page.document.version", "Version {version}"),
     # errors
-    message("page.error.title", "Something is not right"),
+    message("page.error.title", "Something went wrong"),
     # demo pages
     message("page.tenants.title", "onboardkit demo"),
     message("page.tenants.intro", "Three portals, one for each onboarding flow."),
