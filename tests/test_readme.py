@@ -37,7 +37,7 @@ def test_the_demo_command_serves_the_three_portals_and_prints_the_logins(tmp_pat
     to sign in, and serves the portals and the sent-mail page."""
     port = _free_port()
     command = [sys.executable, "-m", "onboardkit_fastapi.demo", "--port", str(port)]
-    process = subprocess.Popen(  # noqa: S603 - our own module
+    process = subprocess.Popen(
         command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
@@ -52,7 +52,7 @@ def test_the_demo_command_serves_the_three_portals_and_prints_the_logins(tmp_pat
         for path in ("/", "/mail", "/pim/register", "/collaboration/login", "/iot/start"):
             while True:
                 try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}") as answer:  # noqa: S310
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}") as answer:
                         pages[path] = (answer.status, answer.read().decode())
                     break
                 except OSError:

@@ -326,15 +326,11 @@ def prepare_demo(folder: str | os.PathLike[str], base_url: str) -> Demo:
             logins.append(DemoLogin(tenant.id, address, password))
     code = state.get("partner_code:iot")
     if code is None:
-        _, code = onboarding.partner_registry.create(
-            "iot", "Demo Partner GmbH", {"country": "DE"}
-        )
+        _, code = onboarding.partner_registry.create("iot", "Demo Partner GmbH", {"country": "DE"})
         state["partner_code:iot"] = code
     state_file.write_text(json.dumps(state, indent=2))
     state_file.chmod(0o600)
-    web = OnboardingWeb(
-        onboarding, secret=settings.secret_key, show_outbox=True, list_tenants=True
-    )
+    web = OnboardingWeb(onboarding, secret=settings.secret_key, show_outbox=True, list_tenants=True)
     return Demo(
         onboarding=onboarding,
         web=web,

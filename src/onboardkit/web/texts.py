@@ -17,7 +17,9 @@ CSRF_FAILED = message(
     "web.csrf_failed", "This form has expired. Please load the page again and send it once more."
 )
 NOT_FOUND = message("web.not_found", "There is no such page.")
-METHOD_NOT_ALLOWED = message("web.method_not_allowed", "This address does not accept {method} requests.")
+METHOD_NOT_ALLOWED = message(
+    "web.method_not_allowed", "This address does not accept {method} requests."
+)
 BODY_TOO_LARGE = message(
     "web.body_too_large", "The request is too large (at most {max_bytes} bytes)."
 )

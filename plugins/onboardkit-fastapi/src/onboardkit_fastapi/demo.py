@@ -48,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         import uvicorn
     except ImportError:
         parser.exit(2, "The demo needs uvicorn: pip install 'onboardkit-fastapi[demo]'\n")
-    shown_host = "localhost" if options.host in ("127.0.0.1", "0.0.0.0") else options.host
+    # Mailed links must open in a browser on this machine: name the host it can reach.
+    everywhere = ("127.0.0.1", "0.0.0.0", "::")  # noqa: S104 - compared, not bound
+    shown_host = "localhost" if options.host in everywhere else options.host
     demo = prepare_demo(options.folder, f"http://{shown_host}:{options.port}")
     print(demo.banner(), flush=True)
     uvicorn.run(demo_app(demo), host=options.host, port=options.port, log_level="warning")
