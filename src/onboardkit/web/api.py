@@ -603,6 +603,7 @@ ROUTES: Final = (
         "api_me",
         me,
         "The signed-in account",
+        reviewer=True,
         responses=_answers(
             200,
             "The account.",

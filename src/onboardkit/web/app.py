@@ -314,6 +314,7 @@ class OnboardingWeb:
             max_age=self.sessions.max_age,
         )
         exchange.csrf_cookie = CsrfGuard.new_cookie()
+        exchange.cookies = [c for c in exchange.cookies if not c.startswith("onboardkit_csrf=")]
         exchange.set_cookie("onboardkit_csrf", exchange.csrf_cookie, path=exchange.root + "/")
 
     def sign_out(self, exchange: Exchange) -> None:

@@ -609,7 +609,12 @@ ROUTES: Final = (
     Route("POST", "/{tenant}/login", "login", login, summary="Sign in"),
     Route("POST", "/{tenant}/logout", "logout", logout, summary="Sign out"),
     Route(
-        "GET", "/{tenant}/account", "account_page", account_page, summary="The signed-in account"
+        "GET",
+        "/{tenant}/account",
+        "account_page",
+        account_page,
+        summary="The signed-in account",
+        reviewer=True,
     ),
     Route(
         "POST",

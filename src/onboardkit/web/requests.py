@@ -29,7 +29,9 @@ def _lower_keys(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> Mappi
     joined: dict[str, str] = {}
     for name, value in pairs:
         key = name.lower()
-        joined[key] = f"{joined[key]}, {value}" if key in joined else value
+        # HTTP/2 may split the Cookie header; its parts join with "; " (RFC 9113, 8.2.3).
+        separator = "; " if key == "cookie" else ", "
+        joined[key] = f"{joined[key]}{separator}{value}" if key in joined else value
     return joined
 
 
@@ -58,7 +60,8 @@ class WebRequest:
     :param method: ``GET``, ``POST``, ... (any case; kept upper-case).
     :param path: The path below the mount point, starting with ``/``: ``/pim/login``.
     :param query: The raw query string, or its pairs.
-    :param headers: Header names in any case; repeated headers are joined with ``", "``.
+    :param headers: Header names in any case; repeated headers are joined with ``", "``
+        (``Cookie`` headers with ``"; "``).
     :param body: The raw body (at most :data:`MAX_BODY_BYTES`).
     :param client_address: The client's IP address, as the host trusts it (behind a proxy, the
         host decides which forwarded address counts).

@@ -44,7 +44,9 @@ class Route:
     :param responses: Status -> (description, JSON Schema of the body or ``None``).
     :param media_type: What a successful answer is.
     :param query: The query parameters it reads.
-    :param reviewer: Whether it is for reviewers only (see ``WebRequest.reviewer``).
+    :param reviewer: Whether it asks who reviews the tenant (reviewer pages, and pages that
+        show reviewers a link): a plugin with the host's own reviewer decision gives it for
+        these requests (see ``WebRequest.reviewer``).
     :param tags: OpenAPI tags.
     """
 
