@@ -319,7 +319,7 @@ def prepare_demo(folder: str | os.PathLike[str], base_url: str) -> Demo:
                         created_by="onboardkit demo",
                     )
                 except ValidationError as error:
-                    if error.codes() != ["account.exists"]:
+                    if error.codes != ["account.exists"]:
                         raise
                     continue  # the database outlived the state file: leave that account be
                 state[key] = password
