@@ -138,8 +138,8 @@ def demo_tenants(base_url: str) -> dict[str, Any]:
                                     (
                                         "Nutzungsbedingungen",
                                         "Ich akzeptiere die Nutzungsbedingungen.",
-                                        "Die collaboration dient dem Austausch von Dokumenten "
-                                        "zwischen Ihnen und Ihrem Vermittler.",
+                                        "Das Collaboration-Portal dient dem Austausch von "
+                                        "Dokumenten zwischen Ihnen und Ihrem Vermittler.",
                                     ),
                                 ),
                             }

@@ -19,9 +19,13 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_executable: str) -> Iterator[Browser]:
-    """The run's headless Chromium (Playwright's sync API)."""
+    """A headless Chromium per test module (Playwright's sync API).
+
+    Not per session: Playwright's sync API keeps an event loop running in the main thread while
+    it is started, and the asyncio tests that run after the browser tests need that thread.
+    """
     with harness.chromium(chromium_executable) as launched:
         yield launched
 

@@ -1,7 +1,8 @@
 """The JSON API: the same flows as the pages, for single-page and mobile clients.
 
 Requests are JSON objects (``Content-Type: application/json``); answers are JSON, errors
-``{"error": {"code", "message", "params", "issues"}}`` in the language of ``Accept-Language``.
+``{"error": {"code", "message", "params", "issues"}}`` in the request's language (``?lang=``,
+the language cookie, ``Accept-Language``, then the tenant's default).
 Nested objects map onto the flows' form keys: ``{"fields": {"customer_number": "1234567"}}``
 is ``fields.customer_number``, ``{"consents": {"privacy": true}}`` is ``consents.privacy``,
 ``{"company": {"name": "ACME"}}`` is ``company.name``.
@@ -312,7 +313,7 @@ def invite(exchange: Exchange) -> WebResponse:
         roles=data.get("roles", []),
         invited_by=who,
         user_type=user_type if user_type is None else str(user_type)[:64],
-        locale=_string(data, "locale") or exchange.locale,
+        locale=_string(data, "locale") or None,  # the invitee's language: else the tenant's
     )
     return _submitted(exchange, sent)
 
@@ -325,7 +326,7 @@ def invite_colleague(exchange: Exchange) -> WebResponse:
         account.id,
         _string(data, "email"),
         roles=data.get("roles", []),
-        locale=_string(data, "locale") or exchange.locale,
+        locale=_string(data, "locale") or None,
     )
     return _submitted(exchange, sent)
 
@@ -334,7 +335,7 @@ def invite_colleague(exchange: Exchange) -> WebResponse:
 
 _EMAIL: Final = {"type": "string", "format": "email", "maxLength": 320}
 _PASSWORD: Final = {"type": "string", "maxLength": 4096}
-_NAME: Final = {"type": "string", "maxLength": 200}
+_NAME: Final = {"type": "string", "maxLength": 100}
 _TOKEN: Final = {
     "type": "string",
     "maxLength": 2048,
@@ -409,12 +410,17 @@ def _answers(
         503: "A partner provider or a plugin did not answer.",
     }
     answers: dict[int, tuple[str, Mapping[str, Any] | None]] = {ok: (description, schema)}
-    for status in (*errors, 400, 404, 413, 415):
+    for status in (*errors, 400, 404):
         answers[status] = (texts[status], None)
     return answers
 
 
 def _api(method: str, path: str, name: str, handler: Any, summary: str, **options: Any) -> Route:
+    if method == "POST":  # only bodies can be too large or not JSON
+        answers = dict(options.pop("responses", {}))
+        answers.setdefault(413, ("The body is too large.", None))
+        answers.setdefault(415, ("The body is not JSON.", None))
+        options["responses"] = answers
     return Route(
         method,
         f"/{{tenant}}/api{path}",
@@ -559,7 +565,7 @@ ROUTES: Final = (
         complete_signup,
         "Complete an email-first sign-up",
         request_schema=_object(
-            ["token", "kind", "password"],
+            ["token", "kind", "given_name", "family_name", "password"],
             token=_TOKEN,
             kind={"type": "string", "enum": ["customer", "partner"]},
             given_name=_NAME,
@@ -652,7 +658,7 @@ ROUTES: Final = (
         reject,
         "Reject with a reason",
         reviewer=True,
-        request_schema=_object(["reason"], reason={"type": "string", "maxLength": 2000}),
+        request_schema=_object(["reason"], reason={"type": "string", "maxLength": 1000}),
         responses=_answers(200, "The account is rejected.", _WITH_ACCOUNT, 401, 403, 409, 422),
     ),
     _api(

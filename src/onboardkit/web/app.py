@@ -10,6 +10,7 @@ headers and cookies. A framework plugin only translates its request into a
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from importlib import resources
@@ -80,6 +81,10 @@ PAGE_CSP: Final = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 API_CSP: Final = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+#: Tenant ids the pages can serve, and the ids their own paths take.
+TENANT_SEGMENT: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
+RESERVED_TENANT_IDS: Final = frozenset({"static", "mail", "api"})
 
 _ISSUE_SCHEMA: Final = {
     "type": "object",
@@ -189,6 +194,13 @@ class OnboardingWeb:
     ) -> None:
         if not isinstance(secret, bytes) or len(secret) < 32:
             raise ConfigurationError(key="secret_key", reason="expected at least 32 random bytes")
+        for tenant_id in onboarding.tenants:
+            if tenant_id in RESERVED_TENANT_IDS or not TENANT_SEGMENT.match(tenant_id):
+                raise ConfigurationError(
+                    key=f"tenants.{tenant_id}",
+                    reason="this id cannot be served by the web pages (use ASCII letters, digits,"
+                    " '-' and '_', starting with a letter or digit; not 'static', 'mail' or 'api')",
+                )
         self.onboarding = onboarding
         self.csrf = CsrfGuard(_derive(secret, b"onboardkit web: csrf v1"))
         self.sessions = SessionCookies(
@@ -242,6 +254,7 @@ class OnboardingWeb:
         exchange = Exchange(
             self, request, params, tenant, api=route.api if route is not None else api_call
         )
+        exchange.route = route
         try:
             if route is None:
                 if allowed:
@@ -370,8 +383,15 @@ class OnboardingWeb:
         if "cache-control" not in names:
             headers.append(("cache-control", "no-store"))
         if "content-security-policy" not in names:
-            page = response.media_type == "text/html"
-            headers.append(("content-security-policy", PAGE_CSP if page else API_CSP))
+            policy = API_CSP
+            if response.media_type == "text/html":
+                policy = PAGE_CSP
+                logo = exchange.tenant.branding.logo_url if exchange.tenant else None
+                if logo:  # the tenant's logo may live on its own host (https only)
+                    policy = policy.replace(
+                        "img-src 'self' data:", f"img-src 'self' data: {_origin_of(logo)}"
+                    )
+            headers.append(("content-security-policy", policy))
         if exchange.api or response.media_type == "text/html":
             headers.append(("vary", "Cookie, Accept-Language"))
         headers.extend(SECURITY_HEADERS)

@@ -14,6 +14,7 @@ from onboardkit.tenants import Tenant
 from onboardkit.web import csrf
 from onboardkit.web.requests import WebRequest
 from onboardkit.web.responses import WebResponse
+from onboardkit.web.routes import Route
 from onboardkit.web.texts import FORM_INVALID, JSON_INVALID, SIGN_IN_REQUIRED
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ class Exchange:
             self.set_cookie(
                 LANGUAGE_COOKIE, chosen, path=self.root + "/", max_age=365 * 86400, http_only=False
             )
+        self.route: Route | None = None
         self._form: dict[str, object] | None = None
         self._account: tuple[Account | None] | None = None
 
@@ -217,10 +219,21 @@ class Exchange:
         return f"{self.root}/static/{name}"
 
     def language_url(self, language: str) -> str:
-        """This page in another language (the switcher's links)."""
-        pairs = [(key, value) for key, value in self.request.query if key != "lang"]
+        """This page in another language (the switcher's links).
+
+        After a POST (a refused form) it is the form's page, with the mailed link's token.
+        """
+        if self.request.method == "POST":
+            path = self.request.path
+            if self.route is not None and self.route.page is not None:
+                path = self.route.page.format_map(self.params)
+            token = self.form().get("token") if not self.api else None
+            pairs = [("token", token)] if isinstance(token, str) else []
+        else:
+            path = self.request.path
+            pairs = [(key, value) for key, value in self.request.query if key != "lang"]
         pairs.append(("lang", language))
-        return f"{self.root}{self.request.path}?{urlencode(pairs)}"
+        return f"{self.root}{path}?{urlencode(pairs)}"
 
     @property
     def csrf_token(self) -> str:

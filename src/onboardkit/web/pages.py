@@ -223,7 +223,7 @@ def invite_colleague(exchange: Exchange) -> WebResponse:
             account.id,
             _text_field(exchange, "email"),
             roles=exchange.form_list("roles"),
-            locale=exchange.locale,
+            locale=_text_field(exchange, "locale") or None,
         )
     except (ValidationError, RateLimited) as error:
         state = FormState(exchange, exchange.form(), error)
@@ -607,7 +607,7 @@ ROUTES: Final = (
         query=("next", "notice", "lang"),
     ),
     Route("POST", "/{tenant}/login", "login", login, summary="Sign in"),
-    Route("POST", "/{tenant}/logout", "logout", logout, summary="Sign out"),
+    Route("POST", "/{tenant}/logout", "logout", logout, summary="Sign out", page="/{tenant}/login"),
     Route(
         "GET",
         "/{tenant}/account",
@@ -622,6 +622,7 @@ ROUTES: Final = (
         "invite_colleague",
         invite_colleague,
         summary="An organization's administrator invites a colleague",
+        page="/{tenant}/account",
     ),
     Route("GET", "/{tenant}/register", "register_page", register_page, summary="Registration form"),
     Route("POST", "/{tenant}/register", "register", register, summary="Register"),
@@ -724,6 +725,7 @@ ROUTES: Final = (
         review_invite,
         summary="A reviewer invites a person",
         reviewer=True,
+        page="/{tenant}/review",
     ),
     Route(
         "GET",
@@ -740,6 +742,7 @@ ROUTES: Final = (
         approve,
         summary="Approve with roles and user type",
         reviewer=True,
+        page="/{tenant}/review/{account_id}",
     ),
     Route(
         "POST",
@@ -748,6 +751,7 @@ ROUTES: Final = (
         reject,
         summary="Reject with a reason",
         reviewer=True,
+        page="/{tenant}/review/{account_id}",
     ),
     Route(
         "GET",

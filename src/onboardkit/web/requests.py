@@ -18,6 +18,8 @@ __all__ = ["MAX_BODY_BYTES", "WebRequest", "parse_cookies"]
 #: The largest request body the web layer reads (bytes); a plugin should stop reading beyond it
 #: and pass what it has with ``body_too_large=True``.
 MAX_BODY_BYTES = 64 * 1024
+#: Query parameters read; the rest of a longer query string is ignored.
+MAX_QUERY_FIELDS = 100
 
 
 def _upper(method: str) -> str:
@@ -37,7 +39,9 @@ def _lower_keys(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> Mappi
 
 def _query_pairs(query: str | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     if isinstance(query, str):
-        return tuple(parse_qsl(query, keep_blank_values=True, max_num_fields=100))
+        # Only the first fields count; a longer query is cut, never an error.
+        kept = "&".join(query.split("&", MAX_QUERY_FIELDS)[:MAX_QUERY_FIELDS])
+        return tuple(parse_qsl(kept, keep_blank_values=True))
     return tuple((str(name), str(value)) for name, value in query)
 
 

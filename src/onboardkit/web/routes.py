@@ -48,6 +48,8 @@ class Route:
         show reviewers a link): a plugin with the host's own reviewer decision gives it for
         these requests (see ``WebRequest.reviewer``).
     :param tags: OpenAPI tags.
+    :param page: For a form's POST whose page has another address: the GET path template that
+        shows that page (where the language switcher of a refused form leads).
     """
 
     method: str
@@ -65,6 +67,7 @@ class Route:
     query: tuple[str, ...] = ()
     reviewer: bool = False
     tags: tuple[str, ...] = ()
+    page: str | None = None
     pattern: re.Pattern[str] = attrs.field(init=False, repr=False, eq=False)
 
     @pattern.default

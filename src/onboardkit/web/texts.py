@@ -83,7 +83,7 @@ _PAGES = [
     message("page.password.rules", "Your password must meet these rules:"),
     message("page.password.met", "met"),
     message("page.password.unmet", "not met yet"),
-    message("page.consent.read", "Read the {title}"),
+    message("page.consent.read", "Show the text: {title}"),
     # check your mail
     message("page.sent.title", "Check your mail"),
     message(
@@ -141,8 +141,12 @@ _PAGES = [
     message("page.signup.company_name", "Company name"),
     message("page.signup.person", "About you"),
     message("page.signup.partner_code", "Partner code"),
-    message("page.signup.partner_code_help", "The code we gave you, for example ABCD-EFGH-JKMN."),
+    message(
+        "page.signup.partner_code_help", "The code we gave you, for example ABCD-EFGH-JKMN-PQRS."
+    ),
     message("page.signup.terms", "Terms and privacy"),
+    message("page.signup.company_help", "Required when you sign up as a customer."),
+    message("page.signup.partner_code_needed", "Required when you sign up as a partner."),
     message("page.signup.submit", "Create my account"),
     # resend
     message("page.resend.title", "Send the confirmation mail again"),
@@ -166,6 +170,8 @@ _PAGES = [
     message("page.review.approved", "{email} has been approved."),
     message("page.review.rejected", "{email} has been rejected."),
     message("page.review.invite", "Invite a person"),
+    message("page.review.invitations", "Invitations"),
+    message("page.account.invite_people", "Invite people"),
     message("page.review.decided", "A decision has already been made on this registration."),
     # documents
     message("page.document.version", "Version {version}"),
