@@ -64,13 +64,14 @@ def safe_next(value: object) -> str | None:
     """``value`` when it is a same-site relative path (``/pim/account?x=1``), else ``None``.
 
     Refused: absolute and scheme-relative URLs (``//evil.example``), backslashes (browsers read
-    ``/\\evil.example`` as another host), control characters and anything over 512 characters.
+    ``/\\evil.example`` as another host), anything but printable ASCII (it becomes the
+    ``Location`` header; percent-encode the rest) and anything over 512 characters.
     """
     if not isinstance(value, str) or not 1 <= len(value) <= 512:
         return None
     if not value.startswith("/") or value.startswith("//") or "\\" in value:
         return None
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+    if any(not 0x21 <= ord(c) < 0x7F for c in value):  # a header value: printable ASCII only
         return None
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
@@ -130,7 +131,7 @@ class Exchange:
         """The urlencoded form: one string per field, a list where a field came more than once."""
         if self._form is None:
             content_type = (self.request.header("content-type") or "").split(";", 1)[0].strip()
-            if content_type not in ("application/x-www-form-urlencoded", ""):
+            if content_type.lower() not in ("application/x-www-form-urlencoded", ""):
                 raise WebError(415, FORM_INVALID)
             try:
                 pairs = parse_qsl(
@@ -168,7 +169,7 @@ class Exchange:
         """The JSON object of the body."""
         try:
             data = json.loads(self.request.body)
-        except (UnicodeDecodeError, ValueError) as error:
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
             raise WebError(400, JSON_INVALID) from error
         if not isinstance(data, dict) or len(data) > MAX_FIELDS:
             raise WebError(400, JSON_INVALID)
@@ -227,11 +228,13 @@ class Exchange:
             path = self.request.path
             if self.route is not None and self.route.page is not None:
                 path = self.route.page.format_map(self.params)
-            token = self.form().get("token") if not self.api else None
+            token = self._form.get("token") if self._form is not None and not self.api else None
             pairs = [("token", token)] if isinstance(token, str) else []
         else:
             path = self.request.path
             pairs = [(key, value) for key, value in self.request.query if key != "lang"]
+        if safe_next(path) is None:  # an unmatched path such as //evil.example: stay here
+            path, pairs = "/", []
         pairs.append(("lang", language))
         return f"{self.root}{path}?{urlencode(pairs)}"
 
