@@ -70,6 +70,7 @@ from fastapi_users.password import PasswordHelper, PasswordHelperProtocol
 from fastapi_users_db_sqlalchemy import SQLAlchemyBaseUserTableUUID, SQLAlchemyUserDatabase
 from onboardkit_fastapi import onboarding_router
 from pydantic import BaseModel
+from registration import PASSWORD, SECRET, TENANT, TENANTS  # seed 000, as measured there
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -81,7 +82,6 @@ from sqlalchemy.pool import StaticPool
 
 from onboardkit import schema
 from onboardkit.onboarding import Onboarding
-from onboardkit.tenants import Tenants
 from onboardkit.testing import make_plugins
 from onboardkit.testing.passwords import CheapTestHasher
 from onboardkit.testing.store import memory_store
@@ -89,63 +89,7 @@ from onboardkit.web import OnboardingWeb
 
 FASTER_THAN_FASTAPI_USERS = 3.0
 AT_MOST_NOOP = 2.0
-SECRET = b"onboardkit benchmark secret, 32 bytes or more"
 JWT_SECRET = "fastapi-users benchmark secret, 32 bytes or more"
-PASSWORD = "Tundra-Violet-Harbor-93"
-TENANT = "pim"
-
-
-def _purpose(title: str, *, required: bool) -> dict[str, Any]:
-    return {
-        "required": required,
-        "versions": [
-            {
-                "version": "2024-05",
-                "locales": {
-                    "en": {"title": title, "text": f"The {title} text."},
-                    "de": {"title": f"{title} (de)", "text": f"Der Text: {title}."},
-                },
-            }
-        ],
-    }
-
-
-# Seed 000, as in bench/registration.py: self-registration with custom fields, double opt-in
-# and review.
-TENANTS = Tenants.from_mapping(
-    {
-        "tenants": {
-            TENANT: {
-                "name": "PIM Portal",
-                "base_url": "https://pim.example.com/onboarding",
-                "sender": "no-reply@pim.example.com",
-                "flows": ["registration"],
-                "roles": ["viewer", "editor"],
-                "user_types": {"staff": {"permissions": ["edit"]}},
-                "review": {"required": True, "reviewers": ["review@pim.example.com"]},
-                "fields": {
-                    "customer_number": {
-                        "type": "text",
-                        "label": "Customer number",
-                        "required": True,
-                        "pattern": "[0-9]{6}",
-                    },
-                    "employee_number": {
-                        "type": "text",
-                        "label": "Employee number",
-                        "max_length": 12,
-                    },
-                },
-                "consent": {
-                    "purposes": {
-                        "privacy": _purpose("Privacy policy", required=True),
-                        "newsletter": _purpose("Newsletter", required=False),
-                    }
-                },
-            }
-        }
-    }
-)
 
 
 def _no_failed_import_per_request() -> None:

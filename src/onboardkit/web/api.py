@@ -18,7 +18,7 @@ from onboardkit.onboarding import LinkPreview, Submitted
 from onboardkit.web.exchange import Exchange, WebError
 from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route
-from onboardkit.web.texts import LINK_TENANT, REVIEWER_REQUIRED, SIGN_IN_REQUIRED, TOKEN_REQUIRED
+from onboardkit.web.texts import REVIEWER_REQUIRED, SIGN_IN_REQUIRED, TOKEN_REQUIRED
 
 __all__ = ["ROUTES", "flatten"]
 
@@ -89,19 +89,6 @@ def _token(data: Mapping[str, Any] | None, exchange: Exchange) -> str:
     if not isinstance(value, str) or not value:
         raise WebError(400, TOKEN_REQUIRED)
     return value
-
-
-def _checked_preview(exchange: Exchange, kind: str, token: str) -> LinkPreview:
-    onboarding = exchange.web.onboarding
-    preview = {
-        "confirm": onboarding.preview_confirmation,
-        "invitation": onboarding.preview_invitation,
-        "signup": onboarding.preview_signup,
-    }[kind](token)
-    assert exchange.tenant is not None
-    if preview.tenant != exchange.tenant.id:
-        raise WebError(404, LINK_TENANT)
-    return preview
 
 
 def _tenant_id(exchange: Exchange) -> str:
@@ -189,27 +176,27 @@ def resend(exchange: Exchange) -> WebResponse:
 
 def preview_confirmation(exchange: Exchange) -> WebResponse:
     return exchange.send_json(
-        _preview_json(_checked_preview(exchange, "confirm", _token(None, exchange)))
+        _preview_json(exchange.link_preview("confirm", _token(None, exchange)))
     )
 
 
 def confirm(exchange: Exchange) -> WebResponse:
     token = _token(exchange.json(), exchange)
-    _checked_preview(exchange, "confirm", token)
+    exchange.link_preview("confirm", token)
     account = exchange.web.onboarding.confirm(token, client_address=exchange.client_address)
     return exchange.send_json({"status": account.status.value})
 
 
 def preview_invitation(exchange: Exchange) -> WebResponse:
     return exchange.send_json(
-        _preview_json(_checked_preview(exchange, "invitation", _token(None, exchange)))
+        _preview_json(exchange.link_preview("invitation", _token(None, exchange)))
     )
 
 
 def accept_invitation(exchange: Exchange) -> WebResponse:
     data = exchange.json()
     token = _token(data, exchange)
-    _checked_preview(exchange, "invitation", token)
+    exchange.link_preview("invitation", token)
     account = exchange.web.onboarding.accept_invitation(
         token, flatten(data), client_address=exchange.client_address
     )
@@ -228,14 +215,14 @@ def start_signup(exchange: Exchange) -> WebResponse:
 
 def preview_signup(exchange: Exchange) -> WebResponse:
     return exchange.send_json(
-        _preview_json(_checked_preview(exchange, "signup", _token(None, exchange)))
+        _preview_json(exchange.link_preview("signup", _token(None, exchange)))
     )
 
 
 def complete_signup(exchange: Exchange) -> WebResponse:
     data = exchange.json()
     token = _token(data, exchange)
-    _checked_preview(exchange, "signup", token)
+    exchange.link_preview("signup", token)
     account = exchange.web.onboarding.complete_signup(
         token, flatten(data), client_address=exchange.client_address
     )

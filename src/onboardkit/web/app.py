@@ -21,27 +21,16 @@ import jinja2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from onboardkit.accounts import Account, InvalidTransition
+from onboardkit.accounts import Account
 from onboardkit.errors import (
     ConfigurationError,
     OnboardkitError,
-    PartnerCodeError,
-    PartnerProviderError,
-    TokenError,
-    TokenExpired,
-    TokenStaleState,
-    ValidationError,
 )
 from onboardkit.onboarding import (
     AccountNotFound,
-    FlowNotOffered,
-    LoginFailed,
-    NotOrganizationAdmin,
     Onboarding,
-    ProvisioningFailed,
 )
-from onboardkit.ratelimits import RateLimitBackendError, RateLimited
-from onboardkit.storage import Conflict
+from onboardkit.ratelimits import RateLimited
 from onboardkit.tenants import Tenant, UnknownTenant
 from onboardkit.web import api, pages
 from onboardkit.web.csrf import FIELD as CSRF_FIELD
@@ -52,6 +41,7 @@ from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route, match
 from onboardkit.web.sessions import COOKIE as SESSION_COOKIE
 from onboardkit.web.sessions import SessionCookies
+from onboardkit.web.statuses import status_for
 from onboardkit.web.texts import (
     BODY_TOO_LARGE,
     CSRF_FAILED,
@@ -119,38 +109,6 @@ ERROR_SCHEMA: Final = {
         }
     },
 }
-
-_STATUS: Final[tuple[tuple[type[OnboardkitError], int], ...]] = (
-    (WebError, 400),  # its own status wins, see status_for
-    (RateLimited, 429),
-    (ValidationError, 422),
-    (TokenExpired, 410),
-    (TokenStaleState, 410),
-    (TokenError, 400),
-    (LoginFailed, 403),
-    (NotOrganizationAdmin, 403),
-    (UnknownTenant, 404),
-    (FlowNotOffered, 404),
-    (AccountNotFound, 404),
-    (InvalidTransition, 409),
-    (Conflict, 409),
-    (PartnerProviderError, 503),
-    (PartnerCodeError, 422),
-    (ProvisioningFailed, 503),
-    (RateLimitBackendError, 503),
-)
-
-
-def status_for(error: OnboardkitError) -> int:
-    """The HTTP status of an error: 422 for input, 401 for bad credentials, 429 when limited..."""
-    if isinstance(error, WebError):
-        return error.status
-    if isinstance(error, LoginFailed) and error.code == "login.bad_credentials":
-        return 401
-    for kind, status in _STATUS:
-        if isinstance(error, kind):
-            return status
-    return 400
 
 
 def _derive(secret: bytes, label: bytes) -> bytes:

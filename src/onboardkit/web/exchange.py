@@ -10,12 +10,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from onboardkit.accounts import Account
 from onboardkit.errors import OnboardkitError
 from onboardkit.i18n import SUPPORTED_LOCALES
+from onboardkit.onboarding import LinkPreview
 from onboardkit.tenants import Tenant
 from onboardkit.web import csrf
 from onboardkit.web.requests import WebRequest
 from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route
-from onboardkit.web.texts import FORM_INVALID, JSON_INVALID, SIGN_IN_REQUIRED
+from onboardkit.web.texts import FORM_INVALID, JSON_INVALID, LINK_TENANT, SIGN_IN_REQUIRED
 
 if TYPE_CHECKING:
     from onboardkit.web.app import OnboardingWeb
@@ -174,6 +175,22 @@ class Exchange:
         if not isinstance(data, dict) or len(data) > MAX_FIELDS:
             raise WebError(400, JSON_INVALID)
         return data
+
+    def link_preview(self, kind: str, token: str) -> LinkPreview:
+        """What a mailed link of ``kind`` (``confirm``, ``invitation``, ``signup``) is for;
+        a link of another tenant is refused here.
+
+        :raises TokenError: for a forged, expired, replaced or wrong link.
+        """
+        onboarding = self.web.onboarding
+        preview = {
+            "confirm": onboarding.preview_confirmation,
+            "invitation": onboarding.preview_invitation,
+            "signup": onboarding.preview_signup,
+        }[kind](token)
+        if self.tenant is None or preview.tenant != self.tenant.id:
+            raise WebError(404, LINK_TENANT)
+        return preview
 
     # -- who is signed in ---------------------------------------------------------------------
 

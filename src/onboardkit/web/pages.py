@@ -13,14 +13,14 @@ from typing import Any, Final
 
 from onboardkit.accounts import Account, AccountStatus, Flow
 from onboardkit.errors import OnboardkitError, PartnerCodeError, TokenError, ValidationError
-from onboardkit.onboarding import LinkPreview, LoginFailed, mask_email
+from onboardkit.onboarding import FlowNotOffered, LoginFailed, mask_email
 from onboardkit.ratelimits import RateLimited
 from onboardkit.tenants import ACCOUNT_ADMIN_PERMISSION
 from onboardkit.web.exchange import Exchange, WebError, safe_next
 from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route
+from onboardkit.web.statuses import status_for
 from onboardkit.web.texts import (
-    LINK_TENANT,
     NOT_FOUND,
     REVIEWER_REQUIRED,
     TOKEN_REQUIRED,
@@ -90,8 +90,6 @@ class FormState:
 def _refused(
     exchange: Exchange, template: str, error: OnboardkitError, **context: Any
 ) -> WebResponse:
-    from onboardkit.web.app import status_for
-
     state = FormState(exchange, exchange.form(), error)
     response = exchange.render(template, status_for(error), form=state, **context)
     if isinstance(error, RateLimited):
@@ -109,8 +107,6 @@ def _tenant(exchange: Exchange) -> Any:
 
 
 def _offers(exchange: Exchange, flow: Flow) -> None:
-    from onboardkit.onboarding import FlowNotOffered
-
     if not _tenant(exchange).offers(flow):
         raise FlowNotOffered(flow=flow.value)
 
@@ -227,8 +223,6 @@ def invite_colleague(exchange: Exchange) -> WebResponse:
         )
     except (ValidationError, RateLimited) as error:
         state = FormState(exchange, exchange.form(), error)
-        from onboardkit.web.app import status_for
-
         return _account_view(exchange, account, status_for(error), state)
     return exchange.redirect(exchange.url("/account", invited=sent.email))
 
@@ -272,21 +266,7 @@ def _token(exchange: Exchange, *, form: bool) -> str:
     return value
 
 
-def _preview(exchange: Exchange, kind: str, token: str) -> LinkPreview:
-    onboarding = exchange.web.onboarding
-    preview = {
-        "confirm": onboarding.preview_confirmation,
-        "invitation": onboarding.preview_invitation,
-        "signup": onboarding.preview_signup,
-    }[kind](token)
-    if preview.tenant != _tenant(exchange).id:
-        raise WebError(404, LINK_TENANT)
-    return preview
-
-
 def _link_refused(exchange: Exchange, error: OnboardkitError) -> WebResponse:
-    from onboardkit.web.app import status_for
-
     return exchange.render(
         "link_invalid.html", status_for(error), message=error.localized(exchange.locale)
     )
@@ -295,7 +275,7 @@ def _link_refused(exchange: Exchange, error: OnboardkitError) -> WebResponse:
 def confirm_page(exchange: Exchange) -> WebResponse:
     try:
         token = _token(exchange, form=False)
-        preview = _preview(exchange, "confirm", token)
+        preview = exchange.link_preview("confirm", token)
     except (TokenError, WebError) as error:
         return _link_refused(exchange, error)
     return exchange.render("confirm.html", preview=preview, token=token)
@@ -304,7 +284,7 @@ def confirm_page(exchange: Exchange) -> WebResponse:
 def confirm(exchange: Exchange) -> WebResponse:
     try:
         token = _token(exchange, form=True)
-        _preview(exchange, "confirm", token)
+        exchange.link_preview("confirm", token)
         account = exchange.web.onboarding.confirm(token, client_address=exchange.client_address)
     except (TokenError, WebError) as error:
         return _link_refused(exchange, error)
@@ -349,7 +329,7 @@ def resend(exchange: Exchange) -> WebResponse:
 def invitation_page(exchange: Exchange) -> WebResponse:
     try:
         token = _token(exchange, form=False)
-        preview = _preview(exchange, "invitation", token)
+        preview = exchange.link_preview("invitation", token)
     except (TokenError, WebError) as error:
         return _link_refused(exchange, error)
     return exchange.render(
@@ -364,7 +344,7 @@ def invitation_page(exchange: Exchange) -> WebResponse:
 def accept_invitation(exchange: Exchange) -> WebResponse:
     try:
         token = _token(exchange, form=True)
-        preview = _preview(exchange, "invitation", token)
+        preview = exchange.link_preview("invitation", token)
         exchange.web.onboarding.accept_invitation(
             token, exchange.form(), client_address=exchange.client_address
         )
@@ -408,7 +388,7 @@ def start(exchange: Exchange) -> WebResponse:
 def signup_page(exchange: Exchange) -> WebResponse:
     try:
         token = _token(exchange, form=False)
-        preview = _preview(exchange, "signup", token)
+        preview = exchange.link_preview("signup", token)
     except (TokenError, WebError) as error:
         return _link_refused(exchange, error)
     return exchange.render(
@@ -423,7 +403,7 @@ def signup_page(exchange: Exchange) -> WebResponse:
 def complete_signup(exchange: Exchange) -> WebResponse:
     try:
         token = _token(exchange, form=True)
-        preview = _preview(exchange, "signup", token)
+        preview = exchange.link_preview("signup", token)
         exchange.web.onboarding.complete_signup(
             token, exchange.form(), client_address=exchange.client_address
         )
@@ -492,8 +472,6 @@ def review_invite(exchange: Exchange) -> WebResponse:
             locale=_text_field(exchange, "locale") or None,
         )
     except (ValidationError, RateLimited) as error:
-        from onboardkit.web.app import status_for
-
         return _queue(exchange, status_for(error), FormState(exchange, exchange.form(), error))
     return exchange.redirect(exchange.url("/review", invited=sent.email))
 
@@ -530,8 +508,6 @@ def approve(exchange: Exchange) -> WebResponse:
             user_type=_text_field(exchange, "user_type") or None,
         )
     except ValidationError as error:
-        from onboardkit.web.app import status_for
-
         account = onboarding.account(tenant.id, account_id)
         state = FormState(exchange, exchange.form(), error)
         return _detail(exchange, account, status_for(error), state)
@@ -550,8 +526,6 @@ def reject(exchange: Exchange) -> WebResponse:
             tenant.id, account_id, reviewer=who, reason=_text_field(exchange, "reason")
         )
     except ValidationError as error:
-        from onboardkit.web.app import status_for
-
         account = onboarding.account(tenant.id, account_id)
         state = FormState(exchange, exchange.form(), error)
         return _detail(exchange, account, status_for(error), state)

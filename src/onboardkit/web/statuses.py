@@ -1,0 +1,61 @@
+"""Which HTTP status each error gets, for pages and API alike."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from onboardkit.accounts import InvalidTransition
+from onboardkit.errors import (
+    OnboardkitError,
+    PartnerCodeError,
+    PartnerProviderError,
+    TokenError,
+    TokenExpired,
+    TokenStaleState,
+    ValidationError,
+)
+from onboardkit.onboarding import (
+    AccountNotFound,
+    FlowNotOffered,
+    LoginFailed,
+    NotOrganizationAdmin,
+    ProvisioningFailed,
+)
+from onboardkit.ratelimits import RateLimitBackendError, RateLimited
+from onboardkit.storage import Conflict
+from onboardkit.tenants import UnknownTenant
+from onboardkit.web.exchange import WebError
+
+__all__ = ["status_for"]
+
+_STATUS: Final[tuple[tuple[type[OnboardkitError], int], ...]] = (
+    (WebError, 400),  # its own status wins, see status_for
+    (RateLimited, 429),
+    (ValidationError, 422),
+    (TokenExpired, 410),
+    (TokenStaleState, 410),
+    (TokenError, 400),
+    (LoginFailed, 403),
+    (NotOrganizationAdmin, 403),
+    (UnknownTenant, 404),
+    (FlowNotOffered, 404),
+    (AccountNotFound, 404),
+    (InvalidTransition, 409),
+    (Conflict, 409),
+    (PartnerProviderError, 503),
+    (PartnerCodeError, 422),
+    (ProvisioningFailed, 503),
+    (RateLimitBackendError, 503),
+)
+
+
+def status_for(error: OnboardkitError) -> int:
+    """The HTTP status of an error: 422 for input, 401 for bad credentials, 429 when limited..."""
+    if isinstance(error, WebError):
+        return error.status
+    if isinstance(error, LoginFailed) and error.code == "login.bad_credentials":
+        return 401
+    for kind, status in _STATUS:
+        if isinstance(error, kind):
+            return status
+    return 400
