@@ -53,7 +53,6 @@ __all__ = [
 REVIEWER = "review@pim.example.com"
 REVIEWER_PASSWORD = "Glacier-Orchid-Tempo-81"
 CLIENT = "192.0.2.10"
-_JINJA: dict[str, Any] = {}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
@@ -112,11 +111,6 @@ def site(
     clock = clock or FrozenClock()
     with service(store, clock, limiter=limiter, plugins=plugins) as onboarding:
         web = OnboardingWeb(onboarding, secret=SECRET, **web_options)
-        if "template_folders" not in web_options:
-            # Compiling the templates takes most of a test's time; every site with onboardkit's
-            # own templates can share one environment (it holds nothing of a request).
-            shared = _JINJA.setdefault("default", web._jinja)
-            web._jinja = shared
         yield Site(store=store, clock=clock, onboarding=onboarding, web=web)
 
 

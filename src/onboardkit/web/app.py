@@ -9,6 +9,7 @@ headers and cookies. A framework plugin only translates its request into a
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -167,18 +168,7 @@ class OnboardingWeb:
         self.is_reviewer = is_reviewer or _listed_reviewer
         self.show_outbox = show_outbox
         self.list_tenants = list_tenants
-        loaders: list[jinja2.BaseLoader] = [
-            jinja2.FileSystemLoader([str(folder) for folder in template_folders]),
-            jinja2.PackageLoader("onboardkit", "templates"),
-        ]
-        self._jinja = jinja2.Environment(
-            loader=jinja2.ChoiceLoader(loaders),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self._jinja.filters["datetime"] = _utc_time
+        self._jinja = _page_templates(tuple(str(folder) for folder in template_folders))
         self._static = {name: _read_static(name) for name in _STATIC_TYPES}
         demo: list[Route] = []
         if list_tenants:
@@ -360,6 +350,25 @@ class OnboardingWeb:
 
 def _with(response: WebResponse, header: tuple[str, str]) -> WebResponse:
     return WebResponse(response.status, (*response.headers, header), response.body)
+
+
+@functools.lru_cache(maxsize=16)
+def _page_templates(folders: tuple[str, ...]) -> jinja2.Environment:
+    """The page templates of ``folders`` over onboardkit's own, compiled once per process for
+    every web layer with the same folders (an environment holds nothing of a request)."""
+    loaders: list[jinja2.BaseLoader] = [
+        jinja2.FileSystemLoader(list(folders)),
+        jinja2.PackageLoader("onboardkit", "templates"),
+    ]
+    environment = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["datetime"] = _utc_time
+    return environment
 
 
 def _utc_time(timestamp: int) -> str:
