@@ -15,10 +15,9 @@ from typing import Any, Final
 
 from onboardkit.accounts import Account, AccountStatus
 from onboardkit.onboarding import LinkPreview, Submitted
-from onboardkit.web.exchange import Exchange, WebError
+from onboardkit.web.exchange import Exchange
 from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route
-from onboardkit.web.texts import REVIEWER_REQUIRED, SIGN_IN_REQUIRED, TOKEN_REQUIRED
 
 __all__ = ["ROUTES", "flatten"]
 
@@ -84,25 +83,9 @@ def _preview_json(preview: LinkPreview) -> dict[str, Any]:
     }
 
 
-def _token(data: Mapping[str, Any] | None, exchange: Exchange) -> str:
-    value = data.get("token") if data is not None else exchange.query("token")
-    if not isinstance(value, str) or not value:
-        raise WebError(400, TOKEN_REQUIRED)
-    return value
-
-
 def _tenant_id(exchange: Exchange) -> str:
     assert exchange.tenant is not None
     return exchange.tenant.id
-
-
-def _reviewer(exchange: Exchange) -> str:
-    reviewer = exchange.web.reviewer(exchange)
-    if reviewer is None:
-        if exchange.account() is None and not exchange.request.reviewer_given:
-            raise WebError(401, SIGN_IN_REQUIRED)
-        raise WebError(403, REVIEWER_REQUIRED)
-    return reviewer
 
 
 # -- handlers --------------------------------------------------------------------------------------
@@ -176,12 +159,12 @@ def resend(exchange: Exchange) -> WebResponse:
 
 def preview_confirmation(exchange: Exchange) -> WebResponse:
     return exchange.send_json(
-        _preview_json(exchange.link_preview("confirm", _token(None, exchange)))
+        _preview_json(exchange.link_preview("confirm", exchange.link_token()))
     )
 
 
 def confirm(exchange: Exchange) -> WebResponse:
-    token = _token(exchange.json(), exchange)
+    token = exchange.link_token(exchange.json())
     exchange.link_preview("confirm", token)
     account = exchange.web.onboarding.confirm(token, client_address=exchange.client_address)
     return exchange.send_json({"status": account.status.value})
@@ -189,13 +172,13 @@ def confirm(exchange: Exchange) -> WebResponse:
 
 def preview_invitation(exchange: Exchange) -> WebResponse:
     return exchange.send_json(
-        _preview_json(exchange.link_preview("invitation", _token(None, exchange)))
+        _preview_json(exchange.link_preview("invitation", exchange.link_token()))
     )
 
 
 def accept_invitation(exchange: Exchange) -> WebResponse:
     data = exchange.json()
-    token = _token(data, exchange)
+    token = exchange.link_token(data)
     exchange.link_preview("invitation", token)
     account = exchange.web.onboarding.accept_invitation(
         token, flatten(data), client_address=exchange.client_address
@@ -214,14 +197,12 @@ def start_signup(exchange: Exchange) -> WebResponse:
 
 
 def preview_signup(exchange: Exchange) -> WebResponse:
-    return exchange.send_json(
-        _preview_json(exchange.link_preview("signup", _token(None, exchange)))
-    )
+    return exchange.send_json(_preview_json(exchange.link_preview("signup", exchange.link_token())))
 
 
 def complete_signup(exchange: Exchange) -> WebResponse:
     data = exchange.json()
-    token = _token(data, exchange)
+    token = exchange.link_token(data)
     exchange.link_preview("signup", token)
     account = exchange.web.onboarding.complete_signup(
         token, flatten(data), client_address=exchange.client_address
@@ -254,19 +235,19 @@ def me(exchange: Exchange) -> WebResponse:
 
 
 def reviews(exchange: Exchange) -> WebResponse:
-    _reviewer(exchange)
+    exchange.web.require_reviewer(exchange)
     waiting = exchange.web.onboarding.pending_reviews(_tenant_id(exchange), limit=100)
     return exchange.send_json({"accounts": [account_json(account) for account in waiting]})
 
 
 def review(exchange: Exchange) -> WebResponse:
-    _reviewer(exchange)
+    exchange.web.require_reviewer(exchange)
     account = exchange.web.onboarding.account(_tenant_id(exchange), exchange.params["account_id"])
     return exchange.send_json({"account": account_json(account)})
 
 
 def approve(exchange: Exchange) -> WebResponse:
-    who = _reviewer(exchange)
+    who = exchange.web.require_reviewer(exchange)
     data = exchange.json()
     user_type = data.get("user_type")
     approved = exchange.web.onboarding.approve(
@@ -280,7 +261,7 @@ def approve(exchange: Exchange) -> WebResponse:
 
 
 def reject(exchange: Exchange) -> WebResponse:
-    who = _reviewer(exchange)
+    who = exchange.web.require_reviewer(exchange)
     rejected = exchange.web.onboarding.reject(
         _tenant_id(exchange),
         exchange.params["account_id"],
@@ -291,7 +272,7 @@ def reject(exchange: Exchange) -> WebResponse:
 
 
 def invite(exchange: Exchange) -> WebResponse:
-    who = _reviewer(exchange)
+    who = exchange.web.require_reviewer(exchange)
     data = exchange.json()
     user_type = data.get("user_type")
     sent = exchange.web.onboarding.invite(

@@ -31,9 +31,9 @@ from onboardkit.onboarding import (
     AccountNotFound,
     Onboarding,
 )
-from onboardkit.ratelimits import RateLimited
 from onboardkit.tenants import Tenant, UnknownTenant
 from onboardkit.web import api, pages
+from onboardkit.web.csrf import COOKIE as CSRF_COOKIE
 from onboardkit.web.csrf import FIELD as CSRF_FIELD
 from onboardkit.web.csrf import CsrfGuard
 from onboardkit.web.exchange import Exchange, WebError
@@ -42,7 +42,7 @@ from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route, match
 from onboardkit.web.sessions import COOKIE as SESSION_COOKIE
 from onboardkit.web.sessions import SessionCookies
-from onboardkit.web.statuses import status_for
+from onboardkit.web.statuses import refusal_status, status_for
 from onboardkit.web.texts import (
     BODY_TOO_LARGE,
     CSRF_FAILED,
@@ -51,6 +51,8 @@ from onboardkit.web.texts import (
     MEDIA_TYPE,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
+    REVIEWER_REQUIRED,
+    SIGN_IN_REQUIRED,
     page_text,
 )
 
@@ -206,6 +208,7 @@ class OnboardingWeb:
         try:
             if route is None:
                 if allowed:
+                    exchange.headers.append(("allow", ", ".join(allowed)))
                     raise WebError(405, METHOD_NOT_ALLOWED, method=request.method[:16])
                 raise WebError(404, NOT_FOUND)
             if tenant_id is not None and tenant is None:
@@ -214,8 +217,6 @@ class OnboardingWeb:
             response = route.handler(exchange)
         except OnboardkitError as error:
             response = self.error_response(exchange, error)
-            if allowed and isinstance(error, WebError) and error.status == 405:
-                response = _with(response, ("allow", ", ".join(allowed)))
         except Exception:
             log.exception("onboardkit web: %s %s failed", request.method, request.path[:200])
             response = self.error_response(exchange, WebError(500, INTERNAL))
@@ -236,7 +237,7 @@ class OnboardingWeb:
             if not _same_origin(request, exchange.tenant):
                 raise WebError(403, FOREIGN_ORIGIN)
             return
-        cookie = request.cookies.get("onboardkit_csrf")
+        cookie = request.cookies.get(CSRF_COOKIE)
         if not self.csrf.check(cookie, exchange.form().get(CSRF_FIELD)):
             raise WebError(403, CSRF_FAILED)
 
@@ -266,6 +267,16 @@ class OnboardingWeb:
             return None
         return account.email if self.is_reviewer(exchange.tenant, account) else None
 
+    def require_reviewer(self, exchange: Exchange) -> str:
+        """Who reviews, or a refusal: 401 when nobody is signed in (and the host did not
+        decide), 403 for anyone else."""
+        reviewer = self.reviewer(exchange)
+        if reviewer is not None:
+            return reviewer
+        if exchange.account() is None and not exchange.request.reviewer_given:
+            raise WebError(401, SIGN_IN_REQUIRED)
+        raise WebError(403, REVIEWER_REQUIRED)
+
     def sign_in(self, exchange: Exchange, account: Account) -> None:
         """Set the session cookie for ``account``; a new CSRF cookie comes with it."""
         exchange.set_cookie(
@@ -275,8 +286,8 @@ class OnboardingWeb:
             max_age=self.sessions.max_age,
         )
         exchange.csrf_cookie = CsrfGuard.new_cookie()
-        exchange.cookies = [c for c in exchange.cookies if not c.startswith("onboardkit_csrf=")]
-        exchange.set_cookie("onboardkit_csrf", exchange.csrf_cookie, path=exchange.root + "/")
+        exchange.cookies = [c for c in exchange.cookies if not c.startswith(f"{CSRF_COOKIE}=")]
+        exchange.set_cookie(CSRF_COOKIE, exchange.csrf_cookie, path=exchange.root + "/")
 
     def sign_out(self, exchange: Exchange) -> None:
         exchange.set_cookie(SESSION_COOKIE, "", path=exchange.url("/"), max_age=0)
@@ -311,7 +322,7 @@ class OnboardingWeb:
 
     def error_response(self, exchange: Exchange, error: OnboardkitError) -> WebResponse:
         """The answer to a refused request: JSON for the API, an error page for the pages."""
-        status = status_for(error)
+        status = refusal_status(exchange, error)
         if exchange.api:
             response = exchange.send_json({"error": error.as_dict(exchange.locale)}, status)
         else:
@@ -321,8 +332,6 @@ class OnboardingWeb:
                 error=error,
                 message=error.localized(exchange.locale),
             )
-        if isinstance(error, RateLimited):
-            response = _with(response, ("retry-after", str(error.params["retry_after"])))
         return response
 
     def _finish(self, exchange: Exchange, response: WebResponse) -> WebResponse:
@@ -342,14 +351,11 @@ class OnboardingWeb:
             headers.append(("content-security-policy", policy))
         if exchange.api or response.media_type == "text/html":
             headers.append(("vary", "Cookie, Accept-Language"))
+        headers.extend(exchange.headers)
         headers.extend(SECURITY_HEADERS)
         headers.extend(("set-cookie", cookie) for cookie in exchange.cookies)
         body = b"" if exchange.request.method == "HEAD" else response.body
         return WebResponse(response.status, tuple(headers), body)
-
-
-def _with(response: WebResponse, header: tuple[str, str]) -> WebResponse:
-    return WebResponse(response.status, (*response.headers, header), response.body)
 
 
 @functools.lru_cache(maxsize=16)

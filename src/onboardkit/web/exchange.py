@@ -16,7 +16,13 @@ from onboardkit.web import csrf
 from onboardkit.web.requests import WebRequest
 from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route
-from onboardkit.web.texts import FORM_INVALID, JSON_INVALID, LINK_TENANT, SIGN_IN_REQUIRED
+from onboardkit.web.texts import (
+    FORM_INVALID,
+    JSON_INVALID,
+    LINK_TENANT,
+    SIGN_IN_REQUIRED,
+    TOKEN_REQUIRED,
+)
 
 if TYPE_CHECKING:
     from onboardkit.web.app import OnboardingWeb
@@ -99,6 +105,8 @@ class Exchange:
         self.api = api
         self.locale = negotiate_locale(request, tenant)
         self.cookies: list[str] = []
+        #: Headers the answer gets whatever renders it (``Retry-After`` of a refusal).
+        self.headers: list[tuple[str, str]] = []
         cookie = request.cookies.get(csrf.COOKIE)
         if csrf.CsrfGuard.usable_cookie(cookie):
             assert cookie is not None
@@ -175,6 +183,13 @@ class Exchange:
         if not isinstance(data, dict) or len(data) > MAX_FIELDS:
             raise WebError(400, JSON_INVALID)
         return data
+
+    def link_token(self, body: Mapping[str, object] | None = None) -> str:
+        """The mailed link's token: from ``body`` (a form or JSON) when given, else the query."""
+        value = body.get("token") if body is not None else self.query("token")
+        if not isinstance(value, str) or not value:
+            raise WebError(400, TOKEN_REQUIRED)
+        return value
 
     def link_preview(self, kind: str, token: str) -> LinkPreview:
         """What a mailed link of ``kind`` (``confirm``, ``invitation``, ``signup``) is for;

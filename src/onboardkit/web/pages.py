@@ -19,11 +19,9 @@ from onboardkit.tenants import ACCOUNT_ADMIN_PERMISSION
 from onboardkit.web.exchange import Exchange, WebError, safe_next
 from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route
-from onboardkit.web.statuses import status_for
+from onboardkit.web.statuses import refusal_status
 from onboardkit.web.texts import (
     NOT_FOUND,
-    REVIEWER_REQUIRED,
-    TOKEN_REQUIRED,
 )
 
 __all__ = ["OUTBOX_ROUTES", "ROUTES", "TENANT_LIST_ROUTES"]
@@ -91,14 +89,7 @@ def _refused(
     exchange: Exchange, template: str, error: OnboardkitError, **context: Any
 ) -> WebResponse:
     state = FormState(exchange, exchange.form(), error)
-    response = exchange.render(template, status_for(error), form=state, **context)
-    if isinstance(error, RateLimited):
-        response = WebResponse(
-            response.status,
-            (*response.headers, ("retry-after", str(error.params["retry_after"]))),
-            response.body,
-        )
-    return response
+    return exchange.render(template, refusal_status(exchange, error), form=state, **context)
 
 
 def _tenant(exchange: Exchange) -> Any:
@@ -223,7 +214,7 @@ def invite_colleague(exchange: Exchange) -> WebResponse:
         )
     except (ValidationError, RateLimited) as error:
         state = FormState(exchange, exchange.form(), error)
-        return _account_view(exchange, account, status_for(error), state)
+        return _account_view(exchange, account, refusal_status(exchange, error), state)
     return exchange.redirect(exchange.url("/account", invited=sent.email))
 
 
@@ -259,22 +250,17 @@ def sent_page(exchange: Exchange) -> WebResponse:
     return exchange.render("sent.html", message=exchange.text(text, email=masked), step=step)
 
 
-def _token(exchange: Exchange, *, form: bool) -> str:
-    value = exchange.form().get("token") if form else exchange.query("token")
-    if not isinstance(value, str) or not value:
-        raise WebError(400, TOKEN_REQUIRED)
-    return value
-
-
 def _link_refused(exchange: Exchange, error: OnboardkitError) -> WebResponse:
     return exchange.render(
-        "link_invalid.html", status_for(error), message=error.localized(exchange.locale)
+        "link_invalid.html",
+        refusal_status(exchange, error),
+        message=error.localized(exchange.locale),
     )
 
 
 def confirm_page(exchange: Exchange) -> WebResponse:
     try:
-        token = _token(exchange, form=False)
+        token = exchange.link_token()
         preview = exchange.link_preview("confirm", token)
     except (TokenError, WebError) as error:
         return _link_refused(exchange, error)
@@ -283,7 +269,7 @@ def confirm_page(exchange: Exchange) -> WebResponse:
 
 def confirm(exchange: Exchange) -> WebResponse:
     try:
-        token = _token(exchange, form=True)
+        token = exchange.link_token(exchange.form())
         exchange.link_preview("confirm", token)
         account = exchange.web.onboarding.confirm(token, client_address=exchange.client_address)
     except (TokenError, WebError) as error:
@@ -328,7 +314,7 @@ def resend(exchange: Exchange) -> WebResponse:
 
 def invitation_page(exchange: Exchange) -> WebResponse:
     try:
-        token = _token(exchange, form=False)
+        token = exchange.link_token()
         preview = exchange.link_preview("invitation", token)
     except (TokenError, WebError) as error:
         return _link_refused(exchange, error)
@@ -343,7 +329,7 @@ def invitation_page(exchange: Exchange) -> WebResponse:
 
 def accept_invitation(exchange: Exchange) -> WebResponse:
     try:
-        token = _token(exchange, form=True)
+        token = exchange.link_token(exchange.form())
         preview = exchange.link_preview("invitation", token)
         exchange.web.onboarding.accept_invitation(
             token, exchange.form(), client_address=exchange.client_address
@@ -387,7 +373,7 @@ def start(exchange: Exchange) -> WebResponse:
 
 def signup_page(exchange: Exchange) -> WebResponse:
     try:
-        token = _token(exchange, form=False)
+        token = exchange.link_token()
         preview = exchange.link_preview("signup", token)
     except (TokenError, WebError) as error:
         return _link_refused(exchange, error)
@@ -402,7 +388,7 @@ def signup_page(exchange: Exchange) -> WebResponse:
 
 def complete_signup(exchange: Exchange) -> WebResponse:
     try:
-        token = _token(exchange, form=True)
+        token = exchange.link_token(exchange.form())
         preview = exchange.link_preview("signup", token)
         exchange.web.onboarding.complete_signup(
             token, exchange.form(), client_address=exchange.client_address
@@ -420,14 +406,15 @@ def complete_signup(exchange: Exchange) -> WebResponse:
 
 
 def _reviewer(exchange: Exchange) -> str | WebResponse:
-    reviewer = exchange.web.reviewer(exchange)
-    if reviewer is not None:
-        return reviewer
-    if exchange.account() is None and not exchange.request.reviewer_given:
-        here = exchange.request.path if exchange.request.method == "GET" else "/review"
-        target = f"{exchange.root}{here}" if here.startswith("/") else exchange.url("/review")
-        return exchange.redirect(exchange.url("/login", next=target))
-    raise WebError(403, REVIEWER_REQUIRED)
+    """Who reviews; nobody signed in is sent to sign in and back (to the queue after a POST)."""
+    try:
+        return exchange.web.require_reviewer(exchange)
+    except WebError as error:
+        if error.status != 401:
+            raise
+    here = exchange.request
+    target = f"{exchange.root}{here.path}" if here.method == "GET" else exchange.url("/review")
+    return exchange.redirect(exchange.url("/login", next=target))
 
 
 def _queue(exchange: Exchange, status: int = 200, form: FormState | None = None) -> WebResponse:
@@ -472,7 +459,9 @@ def review_invite(exchange: Exchange) -> WebResponse:
             locale=_text_field(exchange, "locale") or None,
         )
     except (ValidationError, RateLimited) as error:
-        return _queue(exchange, status_for(error), FormState(exchange, exchange.form(), error))
+        return _queue(
+            exchange, refusal_status(exchange, error), FormState(exchange, exchange.form(), error)
+        )
     return exchange.redirect(exchange.url("/review", invited=sent.email))
 
 
@@ -510,7 +499,7 @@ def approve(exchange: Exchange) -> WebResponse:
     except ValidationError as error:
         account = onboarding.account(tenant.id, account_id)
         state = FormState(exchange, exchange.form(), error)
-        return _detail(exchange, account, status_for(error), state)
+        return _detail(exchange, account, refusal_status(exchange, error), state)
     return exchange.redirect(exchange.url("/review", approved=mask_email(approved.email)))
 
 
@@ -528,7 +517,7 @@ def reject(exchange: Exchange) -> WebResponse:
     except ValidationError as error:
         account = onboarding.account(tenant.id, account_id)
         state = FormState(exchange, exchange.form(), error)
-        return _detail(exchange, account, status_for(error), state)
+        return _detail(exchange, account, refusal_status(exchange, error), state)
     return exchange.redirect(exchange.url("/review", rejected=mask_email(rejected.email)))
 
 

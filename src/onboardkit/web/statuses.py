@@ -24,9 +24,9 @@ from onboardkit.onboarding import (
 from onboardkit.ratelimits import RateLimitBackendError, RateLimited
 from onboardkit.storage import Conflict
 from onboardkit.tenants import UnknownTenant
-from onboardkit.web.exchange import WebError
+from onboardkit.web.exchange import Exchange, WebError
 
-__all__ = ["status_for"]
+__all__ = ["refusal_status", "status_for"]
 
 _STATUS: Final[tuple[tuple[type[OnboardkitError], int], ...]] = (
     (WebError, 400),  # its own status wins, see status_for
@@ -59,3 +59,11 @@ def status_for(error: OnboardkitError) -> int:
         if isinstance(error, kind):
             return status
     return 400
+
+
+def refusal_status(exchange: Exchange, error: OnboardkitError) -> int:
+    """The status of ``error`` for this exchange's answer, whichever page or body shows it;
+    the headers that belong to it (``Retry-After`` when rate limited) join the answer."""
+    if isinstance(error, RateLimited):
+        exchange.headers.append(("retry-after", str(error.params["retry_after"])))
+    return status_for(error)
