@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+import pty
 import re
 import secrets
+import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -497,6 +501,146 @@ def test_outbox_deliver_without_a_transport_names_the_setting(
     assert "mail.transport" in run.err
 
 
+# -- accounts made by an operator ------------------------------------------------------------
+
+REVIEWER = "review@pim.example.com"
+
+
+def create_reviewer(run: Run, monkeypatch: pytest.MonkeyPatch, *options: str, stdin: str) -> Run:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    return run(
+        "account", "create", REVIEWER, "--tenant", "pim", "--created-by", "setup", *options,
+        "--password-stdin",
+    )  # fmt: skip
+
+
+def test_account_create_makes_an_active_account_that_can_sign_in(
+    run: Run, monkeypatch: pytest.MonkeyPatch, onboarding: Onboarding
+):
+    options = ("--role", "editor", "--given-name", "Rita", "--json")
+    created = create_reviewer(run, monkeypatch, *options, stdin=PASSWORD + "\n")
+    assert created.code == 0, run.err
+    account = json.loads(run.out)
+    assert (account["status"], account["roles"], account["has_password"]) == (
+        "active", ["editor"], True,
+    )  # fmt: skip
+    assert account["invited_by"] == "setup"
+    assert account["profile"]["given_name"] == "Rita"
+    assert PASSWORD not in run.out
+    signed_in = onboarding.authenticate("pim", REVIEWER, PASSWORD)
+    assert signed_in.id == account["id"]
+
+
+def test_account_create_says_what_it_made_as_text(run: Run, monkeypatch: pytest.MonkeyPatch):
+    assert create_reviewer(run, monkeypatch, stdin=PASSWORD).code == 0, run.err
+    assert run.out.startswith("Created ")
+    assert f"({REVIEWER}) in pim, active; roles: -." in run.out
+
+
+def test_account_create_refuses_a_weak_password_and_creates_nothing(
+    run: Run, monkeypatch: pytest.MonkeyPatch, onboarding: Onboarding
+):
+    assert create_reviewer(run, monkeypatch, stdin="short\n").code == 1
+    assert run.err.startswith("error: validation.failed:")
+    assert "  password: password.too_short:" in run.err
+    assert onboarding.store.atomic(lambda tx: tx.account_by_email("pim", REVIEWER)) is None
+
+
+def test_account_create_refuses_a_taken_address_and_an_unknown_role(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+):
+    assert create_reviewer(run, monkeypatch, stdin=PASSWORD).code == 0, run.err
+    assert create_reviewer(run, monkeypatch, stdin=PASSWORD).code == 1
+    assert "  email: account.exists:" in run.err
+    other = ("--role", "admin")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD))
+    code = run("account", "create", "x@pim.example.com", "--tenant", "pim", "--created-by", "s",
+               *other, "--password-stdin").code  # fmt: skip
+    assert code == 1
+    assert "  roles[0]: onboarding.role_unknown:" in run.err
+
+
+def test_account_create_without_a_terminal_or_password_stdin_is_a_usage_error(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD))
+    assert run("account", "create", REVIEWER, "--tenant", "pim", "--created-by", "s").code == 2
+    assert "cli.password_needs_input" in run.err
+    assert "--password-stdin" in run.err
+    assert run("--locale", "de", "account", "create", REVIEWER, "--tenant", "pim",
+               "--created-by", "s").code == 2  # fmt: skip
+    assert "Standardeingabe" in run.err
+
+
+def _in_a_terminal(argv: list[str], answers: list[str]) -> tuple[int, str]:
+    """Run ``argv`` with a pseudo-terminal as its controlling terminal, typing each answer once
+    its prompt (a line ending in ``": "``) is complete; its exit code and what it wrote there."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: its standard streams and /dev/tty are the pseudo-terminal
+        try:
+            os.execve(argv[0], argv, _program_environ())  # noqa: S606 (our own console script)
+        finally:
+            os._exit(127)  # never run on in a copy of the test process
+    written = b""
+    answered = 0
+    try:
+        while True:
+            ready, _, _ = select.select([terminal], [], [], 60)
+            if not ready:
+                raise AssertionError(f"no output for 60 s; so far: {written!r}")
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # the child closed the terminal (Linux reports EIO)
+                break
+            if not chunk:
+                break
+            written += chunk
+            # getpass flushes typed-ahead input before each prompt, so answer only a prompt
+            # that is complete and not answered yet.
+            prompts = written.count(b"Password")
+            if answered < min(prompts, len(answers)) and written.endswith(b": "):
+                os.write(terminal, answers[answered].encode() + b"\n")
+                answered += 1
+    finally:
+        deadline = time.monotonic() + 30
+        done, status = os.waitpid(pid, os.WNOHANG)
+        while not done and time.monotonic() < deadline:
+            time.sleep(0.01)
+            done, status = os.waitpid(pid, os.WNOHANG)
+        if not done:  # it hangs: end it, so the test fails rather than waits forever
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+        os.close(terminal)
+    return os.waitstatus_to_exitcode(status), written.decode(errors="replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX only")
+def test_account_create_asks_twice_at_a_terminal_and_never_echoes(
+    config: Path, onboarding: Onboarding
+):
+    script = str(Path(sys.executable).parent / "onboardkit")
+    argv = [script, "--config", str(config), "account", "create", REVIEWER, "--tenant", "pim",
+            "--created-by", "setup"]  # fmt: skip
+    code, written = _in_a_terminal(argv, [PASSWORD, PASSWORD])
+    assert code == 0, written
+    assert "Password (again):" in written
+    assert PASSWORD not in written
+    assert onboarding.authenticate("pim", REVIEWER, PASSWORD).status.value == "active"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX only")
+def test_account_create_at_a_terminal_refuses_two_different_passwords(
+    config: Path, onboarding: Onboarding
+):
+    script = str(Path(sys.executable).parent / "onboardkit")
+    argv = [script, "--config", str(config), "account", "create", REVIEWER, "--tenant", "pim",
+            "--created-by", "setup"]  # fmt: skip
+    code, written = _in_a_terminal(argv, [PASSWORD, PASSWORD + "!"])
+    assert code == 2, written
+    assert "cli.passwords_differ" in written
+    assert onboarding.store.atomic(lambda tx: tx.account_by_email("pim", REVIEWER)) is None
+
+
 # -- consents, erasure, purge ----------------------------------------------------------------
 
 
@@ -557,7 +701,7 @@ def test_every_expected_command_exists():
     expected = {
         ("pending",), ("show",), ("approve",), ("reject",), ("invite",), ("partner", "create"),
         ("resend",), ("consents", "export"), ("erase",), ("purge",), ("outbox", "deliver"),
-        ("keys", "rotate"), ("config", "validate"), ("migrate",),
+        ("keys", "rotate"), ("config", "validate"), ("migrate",), ("account", "create"),
     }  # fmt: skip
     assert expected <= set(ALL_COMMANDS)
 

@@ -5,6 +5,7 @@ else ``onboardkit.toml`` in the current folder; see :mod:`onboardkit.settings`) 
 the same core as the web application, so a review in the terminal writes the same records and
 mails as one in a browser::
 
+    onboardkit account create review@example.com --tenant pim --created-by setup
     onboardkit pending
     onboardkit approve 3f2a... --role editor --reviewer review@example.com
     onboardkit outbox deliver --loop
@@ -19,6 +20,7 @@ with control characters escaped, so they cannot drive the operator's terminal.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import signal
@@ -77,6 +79,12 @@ ERASE_NEEDS_YES = message(
 )
 DATABASE_UNAVAILABLE = message("cli.database_unavailable", "The database cannot be used: {detail}")
 ERROR_PREFIX = message("cli.error", "error")
+PASSWORD_NEEDS_INPUT = message(
+    "cli.password_needs_input",
+    "Give the password on standard input with --password-stdin, or run the command in a "
+    "terminal to be asked for it.",
+)
+PASSWORDS_DIFFER = message("cli.passwords_differ", "The two passwords you typed differ.")
 
 
 class NothingToResend(OnboardkitError):
@@ -99,6 +107,14 @@ class _EraseNotConfirmed(OnboardkitError):
 
 class _DatabaseUnavailable(OnboardkitError):
     default_message = DATABASE_UNAVAILABLE
+
+
+class _PasswordNeedsInput(OnboardkitError):
+    default_message = PASSWORD_NEEDS_INPUT
+
+
+class _PasswordsDiffer(OnboardkitError):
+    default_message = PASSWORDS_DIFFER
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -402,6 +418,47 @@ def cmd_resend(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -
     return EXIT_OK
 
 
+def _read_password(args: argparse.Namespace, stdin: TextIO) -> str:
+    """The new account's password: one line of standard input, or typed twice at a prompt.
+
+    Never an argument: the command line of a process is visible to every user of the machine.
+    """
+    if args.password_stdin:
+        return stdin.readline().rstrip("\r\n")
+    if not stdin.isatty():
+        raise _UsageError(_PasswordNeedsInput())
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password (again): ") != password:
+        raise _UsageError(_PasswordsDiffer())
+    return password
+
+
+def cmd_account_create(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+    deployment.settings.tenants.get_tenant(args.tenant)
+    password = _read_password(args, sys.stdin)
+    account = deployment.onboarding.create_account(
+        args.tenant,
+        args.email,
+        password,
+        roles=tuple(args.roles),
+        created_by=args.created_by,
+        user_type=args.user_type,
+        given_name=args.given_name,
+        family_name=args.family_name,
+        locale=args.account_locale,
+    )
+    if args.json:
+        _write(out, _dump(account_as_dict(account)))
+    else:
+        roles = ", ".join(account.roles) or "-"
+        _write(
+            out,
+            f"Created {account.id} ({_safe(account.email)}) in {account.tenant}, active; "
+            f"roles: {_safe(roles)}.",
+        )
+    return EXIT_OK
+
+
 def cmd_partner_create(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
     deployment.settings.tenants.get_tenant(args.tenant)
     expires_at = deployment.clock() + args.expires_in * DAY if args.expires_in is not None else None
@@ -687,6 +744,43 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--organization", metavar="ID", help="the organization to join")
     invite.add_argument("--user-type", metavar="TYPE", help="the user type to give")
     invite.add_argument("--invited-by", required=True, metavar="EMAIL", help="who invites")
+
+    account = command(commands, "account", None, "accounts made by an operator")
+    account_commands = account.add_subparsers(dest="account_command", metavar="COMMAND")
+    account_commands.required = True
+    account_create = command(
+        account_commands,
+        "create",
+        cmd_account_create,
+        "create an active account directly, such as the first reviewer",
+    )
+    account_create.add_argument("email", metavar="EMAIL")
+    tenant_option(account_create, required=True)
+    account_create.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="a role to give (repeat for several)",
+    )
+    account_create.add_argument("--user-type", metavar="TYPE", help="the user type to give")
+    account_create.add_argument("--given-name", metavar="NAME", help="the person's given name")
+    account_create.add_argument("--family-name", metavar="NAME", help="the person's family name")
+    account_create.add_argument(
+        "--account-locale",
+        metavar="LANG",
+        help="the language of the account's mail (en, de); default the tenant's",
+    )
+    account_create.add_argument(
+        "--created-by", required=True, metavar="EMAIL", help="who creates it (for the audit trail)"
+    )
+    account_create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input instead of a prompt",
+    )
+    json_option(account_create)
 
     partner = command(commands, "partner", None, "manage partner codes")
     partner_commands = partner.add_subparsers(dest="partner_command", metavar="COMMAND")

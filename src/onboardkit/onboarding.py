@@ -1663,7 +1663,8 @@ class Onboarding:
         """An operator creates an active account directly (a first reviewer or administrator).
 
         The password must meet the tenant's policy. Unlike the flows, this tells the operator
-        when the address is taken: only trusted callers (a setup script, the demo) use it.
+        when the address is taken: only trusted callers (``onboardkit account create``, a setup
+        script, the demo) use it.
 
         :raises ValidationError: for a bad address, password, roles or user type, or
             ``account.exists`` at ``email``.
