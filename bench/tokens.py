@@ -31,9 +31,11 @@ from django.conf import settings  # type: ignore[import-untyped]
 from onboardkit.tokens import KeyRing, SigningKey, TokenSigner
 
 PURPOSE = "registration.confirm"
-SUBJECT = "42"
+# What the registration flow signs: an account id (32 hex digits, as ``new_id()`` makes) and the
+# account's state fingerprint (``Account.state()``: id, status, version).
+SUBJECT = "3f2a9c0e5b7d4e1f8a6b2c9d0e1f2a3b"
 EMAIL = "ada.lovelace@example.org"
-STATE = "registration:42:pending_confirmation:v3"
+STATE = f"{SUBJECT}:pending_confirmation:1"
 TTL = 3 * 24 * 3600
 SECRET = "bench-secret-key-with-enough-entropy-0123456789abcdef"
 
