@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from onboarding_helpers import STRONG, latest_token, registration_form, signup_form
+from onboardkit import hookimpl
 from onboardkit.accounts import AccountStatus
 from onboardkit.sqlstore import SqlStore
-from onboardkit.testing import FrozenClock
+from onboardkit.testing import FrozenClock, make_plugins
 from web_helpers import (
     REVIEWER,
     REVIEWER_PASSWORD,
@@ -606,3 +608,59 @@ def test_the_check_your_mail_page_shows_only_masked_addresses(web: Site) -> None
     answer = web.browser().get("/pim/sent", query={"step": "register", "to": "anna@example.com"})
     assert answer.status == 303
     assert answer.header("location") == "/pim/login"
+
+
+# -- templates ----------------------------------------------------------------------------------
+
+
+class _Branding:
+    """A plugin that brings its own sign-in page for one tenant."""
+
+    def __init__(self, folder: Path, tenant: str) -> None:
+        self.folder = folder
+        self.tenant = tenant
+
+    @hookimpl
+    def onboardkit_template_folders(self, tenant: str) -> list[Path] | None:
+        return [self.folder] if tenant == self.tenant else None
+
+
+def _login_template(folder: Path, marker: str) -> Path:
+    page = folder / "web" / "login.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(
+        '{% extends "web/base.html" %}{% block content %}<h1>' + marker + "</h1>{% endblock %}"
+    )
+    return folder
+
+
+def test_a_host_folder_replaces_one_page_and_leaves_the_others(
+    memory_store: SqlStore, clock: FrozenClock, tmp_path: Path
+) -> None:
+    folder = _login_template(tmp_path / "host", "Host sign-in")
+    with site(memory_store, clock, template_folders=[folder]) as made:
+        browser = made.browser()
+        assert heading(browser.get("/pim/login").text) == "Host sign-in"
+        assert heading(browser.get("/pim/register").text) == made.text("page.register.title")
+
+
+def test_a_plugin_restyles_the_pages_of_the_tenants_it_serves_only(
+    memory_store: SqlStore, clock: FrozenClock, tmp_path: Path
+) -> None:
+    branding = _Branding(_login_template(tmp_path / "plugin", "Partner sign-in"), "pim")
+    with site(memory_store, clock, plugins=make_plugins(branding)) as made:
+        browser = made.browser()
+        page = browser.get("/pim/login")
+        assert page.status == 200
+        assert heading(page.text) == "Partner sign-in"
+        assert heading(browser.get("/shop/login").text) == made.text("page.login.title")
+
+
+def test_the_host_folder_wins_over_a_plugin_folder(
+    memory_store: SqlStore, clock: FrozenClock, tmp_path: Path
+) -> None:
+    host = _login_template(tmp_path / "host", "Host sign-in")
+    branding = _Branding(_login_template(tmp_path / "plugin", "Partner sign-in"), "pim")
+    options = {"plugins": make_plugins(branding), "template_folders": [host]}
+    with site(memory_store, clock, **options) as made:
+        assert heading(made.browser().get("/pim/login").text) == "Host sign-in"

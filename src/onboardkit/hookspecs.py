@@ -104,10 +104,11 @@ def onboardkit_template_folders(tenant: str) -> Iterable[str | os.PathLike[str]]
 
     Collector: the folders of every plugin are searched in the order the plugins were
     registered. A folder holds templates at the same paths as onboardkit's own
-    (``mail/confirmation.html``, ``mail/de/confirmation.txt``), so a plugin can restyle or
-    reword any mail for the tenants it serves.
+    (``mail/confirmation.html``, ``mail/de/confirmation.txt``, ``web/register.html``), so a
+    plugin can restyle or reword any mail and any page of the tenants it serves. Pages outside
+    a tenant (the demo's tenant list and mail page) do not ask.
 
-    :param tenant: The id of the tenant a mail is rendered for.
+    :param tenant: The id of the tenant a mail or page is rendered for.
     :return: Folders (paths), or ``None`` for none.
     """
 

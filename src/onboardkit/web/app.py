@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
@@ -170,7 +171,7 @@ class OnboardingWeb:
         self.is_reviewer = is_reviewer or _listed_reviewer
         self.show_outbox = show_outbox
         self.list_tenants = list_tenants
-        self._jinja = _page_templates(tuple(str(folder) for folder in template_folders))
+        self._template_folders = tuple(os.fspath(folder) for folder in template_folders)
         self._static = {name: _read_static(name) for name in _STATIC_TYPES}
         demo: list[Route] = []
         if list_tenants:
@@ -297,8 +298,18 @@ class OnboardingWeb:
     def text(self, code: str, locale: str, params: Mapping[str, Any] | None = None) -> str:
         return page_text(code).render(locale, params)
 
+    def template_folders(self, tenant: Tenant | None) -> tuple[str, ...]:
+        """The folders searched for a page of ``tenant`` before onboardkit's own, in order:
+        the host's, then those plugins return from ``onboardkit_template_folders`` for the
+        tenant (none for pages outside a tenant, such as the tenant list)."""
+        if tenant is None:
+            return self._template_folders
+        plugin_folders = self.onboarding.plugins.template_folders(tenant=tenant.id)
+        return (*self._template_folders, *(os.fspath(folder) for folder in plugin_folders))
+
     def render(self, template: str, exchange: Exchange, context: Mapping[str, Any]) -> bytes:
-        page = self._jinja.get_template(f"web/{template}")
+        environment = _page_templates(self.template_folders(exchange.tenant))
+        page = environment.get_template(f"web/{template}")
         return page.render(
             ex=exchange,
             tenant=exchange.tenant,
@@ -358,10 +369,11 @@ class OnboardingWeb:
         return WebResponse(response.status, tuple(headers), body)
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=64)
 def _page_templates(folders: tuple[str, ...]) -> jinja2.Environment:
     """The page templates of ``folders`` over onboardkit's own, compiled once per process for
-    every web layer with the same folders (an environment holds nothing of a request)."""
+    every web layer and tenant with the same folders (an environment holds nothing of a
+    request)."""
     loaders: list[jinja2.BaseLoader] = [
         jinja2.FileSystemLoader(list(folders)),
         jinja2.PackageLoader("onboardkit", "templates"),
