@@ -10,7 +10,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from onboardkit.errors import ConfigurationError, ValidationError
@@ -235,6 +235,8 @@ def test_the_stored_error_never_holds_the_mail_text_or_its_links(memory_store, c
 
 
 @given(st.text(max_size=2000))
+@example("://")
+@example("see ://portal.example.com/confirm?token=abc and https:// too")
 def test_a_described_error_is_one_bounded_line_without_links(text):
     described = describe_error(RuntimeError(text))
     assert len(described) <= ERROR_MAX_LENGTH

@@ -70,7 +70,8 @@ def enqueue(tx: Transaction, mail: OutboxMail) -> None:
 
 # -- errors as stored --------------------------------------------------------------------------
 
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+# A scheme is optional: "://host/path" is a link that lost its scheme, and blanked all the same.
+_URL = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*)?://\S*")
 _TOKEN_LIKE = re.compile(r"[A-Za-z0-9_\-]{24,}")
 
 
