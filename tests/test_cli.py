@@ -641,6 +641,19 @@ def test_account_create_at_a_terminal_refuses_two_different_passwords(
     assert onboarding.store.atomic(lambda tx: tx.account_by_email("pim", REVIEWER)) is None
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX only")
+def test_account_create_at_a_terminal_stops_on_ctrl_d_without_a_traceback(
+    config: Path, onboarding: Onboarding
+):
+    script = str(Path(sys.executable).parent / "onboardkit")
+    argv = [script, "--config", str(config), "account", "create", REVIEWER, "--tenant", "pim",
+            "--created-by", "setup"]  # fmt: skip
+    code, written = _in_a_terminal(argv, ["\x04"])
+    assert code == 130, written
+    assert "Traceback" not in written
+    assert onboarding.store.atomic(lambda tx: tx.account_by_email("pim", REVIEWER)) is None
+
+
 # -- consents, erasure, purge ----------------------------------------------------------------
 
 

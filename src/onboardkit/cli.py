@@ -427,8 +427,12 @@ def _read_password(args: argparse.Namespace, stdin: TextIO) -> str:
         return stdin.readline().rstrip("\r\n")
     if not stdin.isatty():
         raise _UsageError(_PasswordNeedsInput())
-    password = getpass.getpass("Password: ")
-    if getpass.getpass("Password (again): ") != password:
+    try:
+        password = getpass.getpass("Password: ")
+        again = getpass.getpass("Password (again): ")
+    except EOFError:  # Ctrl-D at a prompt: the operator gave up, as with Ctrl-C
+        raise KeyboardInterrupt from None
+    if again != password:
         raise _UsageError(_PasswordsDiffer())
     return password
 
