@@ -550,3 +550,70 @@ def test_the_password_check_answers_a_huge_password_with_an_issue(api: Browser) 
 def test_the_error_schema_is_published(web: Site) -> None:
     assert web.web.error_schema == ERROR_SCHEMA
     jsonschema.Draft202012Validator.check_schema(ERROR_SCHEMA)
+
+
+# -- consents after sign-up ---------------------------------------------------------------------
+
+
+def _route_schema(web: Site, name: str, status: int = 200) -> Any:
+    (route,) = [route for route in web.web.routes if route.name == name]
+    return route.responses[status][1]
+
+
+def test_an_account_without_consents_is_asked_and_consents_through_the_api(
+    web: Site, api: Browser
+) -> None:
+    web.onboarding.create_account("pim", "mia@example.com", STRONG, roles=[], created_by="test")
+    api.post_json("/pim/api/login", {"email": "mia@example.com", "password": STRONG})
+    listed = api.get("/pim/api/me/consents", query={"lang": "de"})
+    assert listed.status == 200
+    jsonschema.validate(listed.json(), _route_schema(web, "api_my_consents"))
+    states = {state["purpose"]: state for state in listed.json()["consents"]}
+    assert states["privacy"]["title"] == "Privacy policy (de)"
+    assert (states["privacy"]["required"], states["privacy"]["given"]) == (True, False)
+    assert states["newsletter"]["given_at"] is None
+
+    given = api.post_json("/pim/api/me/consents", {"consents": {"privacy": True}})
+    assert given.status == 200
+    jsonschema.validate(given.json(), _route_schema(web, "api_give_consents"))
+    privacy = {state["purpose"]: state for state in given.json()["consents"]}["privacy"]
+    assert (privacy["given"], privacy["current"], privacy["given_version"]) == (
+        True,
+        True,
+        "2024-05",
+    )
+    assert privacy["given_at"].endswith("Z")
+
+
+def test_withdrawing_through_the_api_ends_an_optional_consent_only(web: Site, api: Browser) -> None:
+    web.onboarding.create_account("pim", "mia@example.com", STRONG, roles=[], created_by="test")
+    api.post_json("/pim/api/login", {"email": "mia@example.com", "password": STRONG})
+    api.post_json("/pim/api/me/consents", {"consents": {"newsletter": True, "privacy": True}})
+    withdrawn = api.post_json("/pim/api/me/consents/newsletter/withdraw")
+    assert withdrawn.status == 200
+    states = {state["purpose"]: state for state in withdrawn.json()["consents"]}
+    assert (states["newsletter"]["given"], states["privacy"]["given"]) == (False, True)
+    refused = api.post_json("/pim/api/me/consents/privacy/withdraw")
+    assert refused.status == 422
+    assert error_of(refused)["issues"][0]["code"] == "consent.required_purpose"
+    unknown = api.post_json("/pim/api/me/consents/cookies/withdraw")
+    assert unknown.status == 422
+    assert error_of(unknown)["issues"][0]["code"] == "consent.purpose_unknown"
+
+
+def test_consents_through_the_api_need_a_sign_in_and_this_site(web: Site, api: Browser) -> None:
+    assert api.get("/pim/api/me/consents").status == 401
+    assert api.post_json("/pim/api/me/consents", {"consents": {"newsletter": True}}).status == 401
+    web.onboarding.create_account("pim", "mia@example.com", STRONG, roles=[], created_by="test")
+    api.post_json("/pim/api/login", {"email": "mia@example.com", "password": STRONG})
+    foreign = api.post_json(
+        "/pim/api/me/consents",
+        {"consents": {"newsletter": True}},
+        headers={"origin": "https://attacker.example"},
+    )
+    assert foreign.status == 403
+    nothing = api.post_json("/pim/api/me/consents", {"consents": {"newsletter": False}})
+    assert nothing.status == 422
+    assert error_of(nothing)["issues"][0]["code"] == "consent.nothing_chosen"
+    states = api.get("/pim/api/me/consents").json()["consents"]
+    assert not any(state["given"] for state in states)

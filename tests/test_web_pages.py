@@ -664,3 +664,81 @@ def test_the_host_folder_wins_over_a_plugin_folder(
     options = {"plugins": make_plugins(branding), "template_folders": [host]}
     with site(memory_store, clock, **options) as made:
         assert heading(made.browser().get("/pim/login").text) == "Host sign-in"
+
+
+# -- consents after sign-up ---------------------------------------------------------------------
+
+
+def _approved_and_signed_in(web: Site, email: str = ANNA) -> Browser:
+    account = waiting_for_review(web, email)
+    web.onboarding.approve("pim", account.id, reviewer=REVIEWER, roles=["viewer"])
+    browser = web.browser()
+    assert sign_in(browser, "pim", email).status == 303
+    return browser
+
+
+def test_the_account_page_lists_every_consent_and_offers_the_missing_ones(web: Site) -> None:
+    browser = _approved_and_signed_in(web)
+    page = browser.get("/pim/account")
+    assert page.status == 200
+    assert web.says(page, "page.account.consents")
+    assert web.says(page, "page.consent.not_given")
+    assert web.says(page, "page.consent.needed")
+    # The form offers only the newsletter: privacy is in effect for the version in force.
+    boxes = [field["name"] for field in inputs(page.text) if field.get("type") == "checkbox"]
+    assert boxes == ["consents.newsletter"]
+    assert "checked" not in str(input_named(page.text, "consents.newsletter"))
+
+
+def test_an_optional_consent_is_given_and_withdrawn_on_the_account_page(web: Site) -> None:
+    browser = _approved_and_signed_in(web)
+    browser.get("/pim/account")
+    given = browser.post("/pim/account/consents", {"consents.newsletter": "on"})
+    assert given.status == 303
+    assert given.header("location") == "/pim/account?consents=saved"
+    page = browser.get(given.header("location") or "")
+    assert web.says(page, "page.consent.saved")
+    assert 'action="/pim/account/consents/newsletter/withdraw"' in page.text
+    assert not [field for field in inputs(page.text) if field.get("type") == "checkbox"]
+    withdrawn = browser.post("/pim/account/consents/newsletter/withdraw", {})
+    assert withdrawn.status == 303
+    page = browser.get(withdrawn.header("location") or "")
+    assert web.says(page, "page.consent.withdrawn")
+    account = web.account("pim", ANNA)
+    assert account is not None
+    records = web.onboarding.export_consents("pim", account.id)["records"]
+    assert [(r["event"], r["purpose"], r["method"]) for r in records] == [
+        ("given", "privacy", "double_opt_in"),
+        ("given", "newsletter", "form"),
+        ("withdrawn", "newsletter", "form"),
+    ]
+
+
+def test_nothing_ticked_is_answered_on_the_account_page_with_the_error(web: Site) -> None:
+    browser = _approved_and_signed_in(web)
+    browser.get("/pim/account", query={"lang": "de"})
+    answer = browser.post("/pim/account/consents", {})
+    assert answer.status == 422
+    assert web.says(answer, "consent.nothing_chosen", "de")
+
+
+def test_a_required_consent_has_no_withdraw_button_and_cannot_be_withdrawn(web: Site) -> None:
+    browser = _approved_and_signed_in(web)
+    page = browser.get("/pim/account")
+    assert "/consents/privacy/withdraw" not in page.text
+    answer = browser.post("/pim/account/consents/privacy/withdraw", {})
+    assert answer.status == 422
+    assert web.says(answer, "consent.required_purpose")
+
+
+def test_consent_changes_need_a_sign_in_and_the_form_token(web: Site) -> None:
+    stranger = web.browser()
+    stranger.get("/pim/login")
+    assert stranger.post("/pim/account/consents", {"consents.newsletter": "on"}).status == 401
+    browser = _approved_and_signed_in(web)
+    browser.get("/pim/account")
+    forged = browser.post("/pim/account/consents", {"consents.newsletter": "on"}, csrf=False)
+    assert forged.status == 403
+    account = web.account("pim", ANNA)
+    assert account is not None
+    assert len(web.onboarding.export_consents("pim", account.id)["records"]) == 1

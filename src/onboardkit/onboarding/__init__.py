@@ -13,7 +13,9 @@ into these calls and their results (or typed errors) into pages:
    :meth:`~Onboarding.preview_signup`, :meth:`~Onboarding.complete_signup`,
    :meth:`~Onboarding.invite_colleague`.
 
-Plus :meth:`~Onboarding.authenticate` (login with typed reasons), the administrative
+Plus :meth:`~Onboarding.authenticate` (login with typed reasons), an active account's
+:meth:`~Onboarding.consent_states`, :meth:`~Onboarding.give_consents` and
+:meth:`~Onboarding.withdraw_consent`, the administrative
 :meth:`~Onboarding.disable`, :meth:`~Onboarding.enable`, :meth:`~Onboarding.erase`,
 :meth:`~Onboarding.export_consents` and :meth:`~Onboarding.purge`.
 
@@ -23,10 +25,10 @@ outgoing mail are committed together or not at all. Form input is read from flat
 custom fields, ``consents.<purpose>`` for consent checkboxes, and for the email-first sign-up
 ``kind``, ``company.name`` and ``partner_code``. Nothing else in a form is ever read.
 
-The package holds one module per flow (``registration``, ``invitation``, ``signup``), ``login``
-and ``administration``, what they share (``core``), and what they hand out (``values``) or
-refuse with (``errors``); :class:`Onboarding` (``service``) puts the flows together. Import from
-this package, not from its modules.
+The package holds one module per flow (``registration``, ``invitation``, ``signup``),
+``login``, ``consents`` and ``administration``, what they share (``core``), and what they hand
+out (``values``) or refuse with (``errors``); :class:`Onboarding` (``service``) puts the flows
+together. Import from this package, not from its modules.
 """
 
 from onboardkit.onboarding.errors import (
@@ -41,6 +43,7 @@ from onboardkit.onboarding.values import (
     ACTIVATE,
     CONFIRM,
     INVITE,
+    ConsentState,
     LinkPaths,
     LinkPreview,
     PurgeReport,
@@ -53,6 +56,7 @@ __all__ = [
     "CONFIRM",
     "INVITE",
     "AccountNotFound",
+    "ConsentState",
     "FlowNotOffered",
     "LinkPaths",
     "LinkPreview",

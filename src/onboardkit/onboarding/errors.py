@@ -67,6 +67,18 @@ LOGIN_DISABLED = message(
     "login.disabled", "This account is disabled. Please contact the support team."
 )
 
+CONSENT_NOTHING_CHOSEN = message(
+    "consent.nothing_chosen", "Please tick the consents you want to give."
+)
+CONSENT_PURPOSE_UNKNOWN = message(
+    "consent.purpose_unknown", "There is no such consent in this portal."
+)
+CONSENT_REQUIRED_PURPOSE = message(
+    "consent.required_purpose",
+    "This consent is needed to use the portal, so it cannot be withdrawn here. To end it, ask "
+    "for your account to be deleted.",
+)
+
 
 class AccountNotFound(OnboardkitError):
     """No account with this id in this tenant."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from onboardkit.onboarding.administration import Administration
+from onboardkit.onboarding.consents import ConsentSupport
 from onboardkit.onboarding.invitation import InvitationFlow
 from onboardkit.onboarding.login import LoginSupport
 from onboardkit.onboarding.registration import RegistrationFlow
@@ -11,7 +12,9 @@ from onboardkit.onboarding.signup import SignupFlow
 __all__ = ["Onboarding"]
 
 
-class Onboarding(RegistrationFlow, InvitationFlow, SignupFlow, LoginSupport, Administration):
+class Onboarding(
+    RegistrationFlow, InvitationFlow, SignupFlow, LoginSupport, ConsentSupport, Administration
+):
     """Every onboarding flow of every tenant, over one store.
 
     :param tenants: The tenants' configuration.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final, Literal
 
 import attrs
+
+from onboardkit.consent import ConsentDocument
 
 #: Token purposes: a confirmation token is no invitation token.
 CONFIRM: Final = "confirm"
@@ -76,3 +79,18 @@ class LinkPaths:
     signup: str = "/signup"
     login: str = "/login"
     review: str = "/review"
+
+
+@attrs.frozen
+class ConsentState:
+    """Where an account stands on one consent purpose of its tenant."""
+
+    #: The purpose's current document, in the language asked for.
+    document: ConsentDocument
+    #: A consent to the purpose is in effect, of this or an older version.
+    given: bool
+    #: The consent in effect covers this version and text: there is nothing to ask again.
+    current: bool
+    #: The version the consent in effect was given to, and when.
+    given_version: str | None = None
+    given_at: datetime | None = None

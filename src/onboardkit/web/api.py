@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from onboardkit.accounts import Account, AccountStatus
-from onboardkit.onboarding import LinkPreview, Submitted
+from onboardkit.onboarding import ConsentState, LinkPreview, Submitted
 from onboardkit.web.exchange import Exchange
 from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route
@@ -299,6 +299,58 @@ def invite_colleague(exchange: Exchange) -> WebResponse:
     return _submitted(exchange, sent)
 
 
+def consent_state_json(state: ConsentState) -> dict[str, Any]:
+    """What the API tells about one consent purpose of the signed-in account."""
+    document = state.document
+    return {
+        "purpose": document.purpose,
+        "title": document.title,
+        "version": document.version,
+        "required": document.required,
+        "url": document.url,
+        "given": state.given,
+        "current": state.current,
+        "given_version": state.given_version,
+        "given_at": state.given_at.isoformat().replace("+00:00", "Z") if state.given_at else None,
+    }
+
+
+def _consents(exchange: Exchange, states: list[ConsentState]) -> WebResponse:
+    return exchange.send_json({"consents": [consent_state_json(state) for state in states]})
+
+
+def my_consents(exchange: Exchange) -> WebResponse:
+    account = exchange.require_account()
+    return _consents(
+        exchange,
+        exchange.web.onboarding.consent_states(_tenant_id(exchange), account.id, exchange.locale),
+    )
+
+
+def give_consents(exchange: Exchange) -> WebResponse:
+    account = exchange.require_account()
+    states = exchange.web.onboarding.give_consents(
+        _tenant_id(exchange),
+        account.id,
+        flatten(exchange.json()),
+        client_address=exchange.client_address,
+        locale=exchange.locale,
+    )
+    return _consents(exchange, states)
+
+
+def withdraw_consent(exchange: Exchange) -> WebResponse:
+    account = exchange.require_account()
+    states = exchange.web.onboarding.withdraw_consent(
+        _tenant_id(exchange),
+        account.id,
+        exchange.params["purpose"],
+        client_address=exchange.client_address,
+        locale=exchange.locale,
+    )
+    return _consents(exchange, states)
+
+
 # -- schemas ---------------------------------------------------------------------------------------
 
 _EMAIL: Final = {"type": "string", "format": "email", "maxLength": 320}
@@ -319,6 +371,33 @@ _CONSENTS: Final = {
     "description": "true for every purpose the person agrees to; required ones must be true.",
 }
 _ROLES: Final = {"type": "array", "items": {"type": "string"}, "maxItems": 50}
+_CONSENT_STATES: Final = {
+    "type": "object",
+    "required": ["consents"],
+    "properties": {
+        "consents": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["purpose", "title", "version", "required", "given", "current"],
+                "properties": {
+                    "purpose": {"type": "string"},
+                    "title": {"type": "string"},
+                    "version": {"type": "string", "description": "The version in force."},
+                    "required": {"type": "boolean"},
+                    "url": {"type": ["string", "null"]},
+                    "given": {"type": "boolean", "description": "A consent is in effect."},
+                    "current": {
+                        "type": "boolean",
+                        "description": "The consent in effect covers the version in force.",
+                    },
+                    "given_version": {"type": ["string", "null"]},
+                    "given_at": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+        }
+    },
+}
 
 
 def _object(required: list[str], **properties: Mapping[str, Any]) -> dict[str, Any]:
@@ -653,5 +732,36 @@ ROUTES: Final = (
         "An organization's administrator invites a colleague",
         request_schema=_object(["email"], email=_EMAIL, roles=_ROLES, locale={"type": "string"}),
         responses=_answers(202, "The invitation is on its way.", _SUBMITTED, 401, 403, 422),
+    ),
+    _api(
+        "GET",
+        "/me/consents",
+        "api_my_consents",
+        my_consents,
+        "The signed-in account's consents",
+        description="Every consent purpose of the tenant: the version in force, and whether the "
+        "account's consent in effect covers it.",
+        responses=_answers(200, "The consents.", _CONSENT_STATES, 401),
+    ),
+    _api(
+        "POST",
+        "/me/consents",
+        "api_give_consents",
+        give_consents,
+        "Give consents",
+        description="Consent to the version in force of each purpose set to true; purposes "
+        "already covered are left as they are.",
+        request_schema=_object(["consents"], consents=_CONSENTS),
+        responses=_answers(200, "The consents after the change.", _CONSENT_STATES, 401, 422),
+    ),
+    _api(
+        "POST",
+        "/me/consents/{purpose}/withdraw",
+        "api_withdraw_consent",
+        withdraw_consent,
+        "Withdraw an optional consent",
+        description="Required consents cannot be withdrawn (consent.required_purpose); "
+        "withdrawing a consent not in effect changes nothing.",
+        responses=_answers(200, "The consents after the change.", _CONSENT_STATES, 401, 422),
     ),
 )

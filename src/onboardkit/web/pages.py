@@ -180,9 +180,17 @@ def _is_org_admin(exchange: Exchange, account: Account) -> bool:
     )
 
 
+_CONSENT_NOTICES: Final = ("saved", "withdrawn")
+
+
 def _account_view(
-    exchange: Exchange, account: Account, status: int = 200, form: FormState | None = None
+    exchange: Exchange,
+    account: Account,
+    status: int = 200,
+    form: FormState | None = None,
+    consent_form: FormState | None = None,
 ) -> WebResponse:
+    notice = exchange.query("consents")
     return exchange.render(
         "account.html",
         status,
@@ -191,6 +199,11 @@ def _account_view(
         org_admin=_is_org_admin(exchange, account),
         invited=_masked(exchange.query("invited")),
         form=form or FormState(exchange),
+        consents=exchange.web.onboarding.consent_states(
+            _tenant(exchange).id, account.id, exchange.locale
+        ),
+        consent_form=consent_form or FormState(exchange),
+        consent_notice=notice if notice in _CONSENT_NOTICES else None,
     )
 
 
@@ -216,6 +229,38 @@ def invite_colleague(exchange: Exchange) -> WebResponse:
         state = FormState(exchange, exchange.form(), error)
         return _account_view(exchange, account, refusal_status(exchange, error), state)
     return exchange.redirect(exchange.url("/account", invited=sent.email))
+
+
+def give_consents(exchange: Exchange) -> WebResponse:
+    account = exchange.require_account()
+    try:
+        exchange.web.onboarding.give_consents(
+            _tenant(exchange).id,
+            account.id,
+            exchange.form(),
+            client_address=exchange.client_address,
+            locale=exchange.locale,
+        )
+    except ValidationError as error:
+        state = FormState(exchange, exchange.form(), error)
+        return _account_view(exchange, account, refusal_status(exchange, error), consent_form=state)
+    return exchange.redirect(exchange.url("/account", consents="saved"))
+
+
+def withdraw_consent(exchange: Exchange) -> WebResponse:
+    account = exchange.require_account()
+    try:
+        exchange.web.onboarding.withdraw_consent(
+            _tenant(exchange).id,
+            account.id,
+            exchange.params["purpose"],
+            client_address=exchange.client_address,
+            locale=exchange.locale,
+        )
+    except ValidationError as error:
+        state = FormState(exchange, {}, error)
+        return _account_view(exchange, account, refusal_status(exchange, error), consent_form=state)
+    return exchange.redirect(exchange.url("/account", consents="withdrawn"))
 
 
 # -- 1. self-registration ----------------------------------------------------------------------
@@ -578,6 +623,7 @@ ROUTES: Final = (
         account_page,
         summary="The signed-in account",
         reviewer=True,
+        query=("invited", "consents"),
     ),
     Route(
         "POST",
@@ -585,6 +631,22 @@ ROUTES: Final = (
         "invite_colleague",
         invite_colleague,
         summary="An organization's administrator invites a colleague",
+        page="/{tenant}/account",
+    ),
+    Route(
+        "POST",
+        "/{tenant}/account/consents",
+        "give_consents",
+        give_consents,
+        summary="Give the ticked consents (a new version, or an optional purpose)",
+        page="/{tenant}/account",
+    ),
+    Route(
+        "POST",
+        "/{tenant}/account/consents/{purpose}/withdraw",
+        "withdraw_consent",
+        withdraw_consent,
+        summary="Withdraw an optional consent",
         page="/{tenant}/account",
     ),
     Route("GET", "/{tenant}/register", "register_page", register_page, summary="Registration form"),

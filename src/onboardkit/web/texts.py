@@ -84,6 +84,17 @@ _PAGES = [
     message("page.password.met", "met"),
     message("page.password.unmet", "not met yet"),
     message("page.consent.read", "Show the text: {title}"),
+    message("page.account.consents", "Your consents"),
+    message("page.consent.given", "given on {date} (version {version})"),
+    message(
+        "page.consent.outdated", "given to version {version}; the new version needs your consent"
+    ),
+    message("page.consent.not_given", "not given"),
+    message("page.consent.needed", "needed to use the portal"),
+    message("page.consent.withdraw", "Withdraw"),
+    message("page.consent.give", "Give the ticked consents"),
+    message("page.consent.saved", "Your consents were saved."),
+    message("page.consent.withdrawn", "Your consent was withdrawn."),
     # check your mail
     message("page.sent.title", "Check your mail"),
     message(
