@@ -572,6 +572,13 @@ def test_account_create_without_a_terminal_or_password_stdin_is_a_usage_error(
     assert "Standardeingabe" in run.err
 
 
+def _create_reviewer_argv(config: Path) -> list[str]:
+    """The console script creating the pim reviewer, asking for the password."""
+    script = str(Path(sys.executable).parent / "onboardkit")
+    return [script, "--config", str(config), "account", "create", REVIEWER, "--tenant", "pim",
+            "--created-by", "setup"]  # fmt: skip
+
+
 def _in_a_terminal(argv: list[str], answers: list[str]) -> tuple[int, str]:
     """Run ``argv`` with a pseudo-terminal as its controlling terminal, typing each answer once
     its prompt (a line ending in ``": "``) is complete; its exit code and what it wrote there."""
@@ -618,10 +625,7 @@ def _in_a_terminal(argv: list[str], answers: list[str]) -> tuple[int, str]:
 def test_account_create_asks_twice_at_a_terminal_and_never_echoes(
     config: Path, onboarding: Onboarding
 ):
-    script = str(Path(sys.executable).parent / "onboardkit")
-    argv = [script, "--config", str(config), "account", "create", REVIEWER, "--tenant", "pim",
-            "--created-by", "setup"]  # fmt: skip
-    code, written = _in_a_terminal(argv, [PASSWORD, PASSWORD])
+    code, written = _in_a_terminal(_create_reviewer_argv(config), [PASSWORD, PASSWORD])
     assert code == 0, written
     assert "Password (again):" in written
     assert PASSWORD not in written
@@ -632,10 +636,7 @@ def test_account_create_asks_twice_at_a_terminal_and_never_echoes(
 def test_account_create_at_a_terminal_refuses_two_different_passwords(
     config: Path, onboarding: Onboarding
 ):
-    script = str(Path(sys.executable).parent / "onboardkit")
-    argv = [script, "--config", str(config), "account", "create", REVIEWER, "--tenant", "pim",
-            "--created-by", "setup"]  # fmt: skip
-    code, written = _in_a_terminal(argv, [PASSWORD, PASSWORD + "!"])
+    code, written = _in_a_terminal(_create_reviewer_argv(config), [PASSWORD, PASSWORD + "!"])
     assert code == 2, written
     assert "cli.passwords_differ" in written
     assert onboarding.store.atomic(lambda tx: tx.account_by_email("pim", REVIEWER)) is None
@@ -645,10 +646,7 @@ def test_account_create_at_a_terminal_refuses_two_different_passwords(
 def test_account_create_at_a_terminal_stops_on_ctrl_d_without_a_traceback(
     config: Path, onboarding: Onboarding
 ):
-    script = str(Path(sys.executable).parent / "onboardkit")
-    argv = [script, "--config", str(config), "account", "create", REVIEWER, "--tenant", "pim",
-            "--created-by", "setup"]  # fmt: skip
-    code, written = _in_a_terminal(argv, ["\x04"])
+    code, written = _in_a_terminal(_create_reviewer_argv(config), ["\x04"])
     assert code == 130, written
     assert "Traceback" not in written
     assert onboarding.store.atomic(lambda tx: tx.account_by_email("pim", REVIEWER)) is None

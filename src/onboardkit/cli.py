@@ -696,6 +696,16 @@ def build_parser() -> argparse.ArgumentParser:
     def tenant_option(sub: argparse.ArgumentParser, *, required: bool) -> None:
         sub.add_argument("--tenant", required=required, metavar="ID", help="the tenant's id")
 
+    def roles_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--role",
+            dest="roles",
+            action="append",
+            default=[],
+            metavar="ROLE",
+            help="a role to give (repeat for several)",
+        )
+
     def json_option(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -712,14 +722,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     approve = command(commands, "approve", cmd_approve, "approve a registration under review")
     approve.add_argument("account_id", metavar="ACCOUNT-ID")
-    approve.add_argument(
-        "--role",
-        dest="roles",
-        action="append",
-        default=[],
-        metavar="ROLE",
-        help="a role to give (repeat for several)",
-    )
+    roles_option(approve)
     approve.add_argument("--user-type", metavar="TYPE", help="the user type to give")
     approve.add_argument("--reviewer", required=True, metavar="EMAIL", help="who decided")
     tenant_option(approve, required=False)
@@ -737,14 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
     invite = command(commands, "invite", cmd_invite, "invite a person by mail")
     invite.add_argument("email", metavar="EMAIL")
     tenant_option(invite, required=True)
-    invite.add_argument(
-        "--role",
-        dest="roles",
-        action="append",
-        default=[],
-        metavar="ROLE",
-        help="a role to give (repeat for several)",
-    )
+    roles_option(invite)
     invite.add_argument("--organization", metavar="ID", help="the organization to join")
     invite.add_argument("--user-type", metavar="TYPE", help="the user type to give")
     invite.add_argument("--invited-by", required=True, metavar="EMAIL", help="who invites")
@@ -760,14 +756,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     account_create.add_argument("email", metavar="EMAIL")
     tenant_option(account_create, required=True)
-    account_create.add_argument(
-        "--role",
-        dest="roles",
-        action="append",
-        default=[],
-        metavar="ROLE",
-        help="a role to give (repeat for several)",
-    )
+    roles_option(account_create)
     account_create.add_argument("--user-type", metavar="TYPE", help="the user type to give")
     account_create.add_argument("--given-name", metavar="NAME", help="the person's given name")
     account_create.add_argument("--family-name", metavar="NAME", help="the person's family name")
