@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from onboardkit import hookimpl
@@ -779,6 +779,7 @@ def test_request_evidence_leaves_out_an_address_that_does_not_parse():
         st.text(max_size=40), st.one_of(st.text(max_size=600), st.integers()), max_size=12
     )
 )
+@example(evidence={"user_agent": "Mozilla/5.0\xa0(X11)\u2028Injected: yes\u2029"})
 def test_any_evidence_is_stored_within_bounds_or_refused(evidence):
     refused: ConsentError | None = None
     try:

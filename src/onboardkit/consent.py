@@ -760,7 +760,13 @@ def consent_choices(
 
 def _clean_value(value: str) -> str:
     # Evidence is request metadata, not text the person wrote, so cutting it is acceptable.
-    cleaned = "".join(ch for ch in value if not unicodedata.category(ch).startswith("C"))
+    # Control and invisible characters go; every other separator (no-break space, line and
+    # paragraph separators) becomes a plain space, so a stored value is one printable line.
+    cleaned = "".join(
+        " " if category.startswith("Z") else ch
+        for ch in value
+        if not (category := unicodedata.category(ch)).startswith("C")
+    )
     if len(cleaned) > MAX_EVIDENCE_VALUE_LENGTH:
         return cleaned[: MAX_EVIDENCE_VALUE_LENGTH - 1] + _ELLIPSIS
     return cleaned
@@ -771,8 +777,8 @@ def bounded_evidence(evidence: Mapping[str, object] | None) -> dict[str, str]:
 
     At most :data:`MAX_EVIDENCE_ITEMS` entries; names are 1 to 32 lower-case letters, digits and
     underscores (letter first); values are text. Values lose control and other invisible
-    characters and are cut to :data:`MAX_EVIDENCE_VALUE_LENGTH` characters (the last one
-    becoming ``…``).
+    characters, other separators become spaces, and values are cut to
+    :data:`MAX_EVIDENCE_VALUE_LENGTH` characters (the last one becoming ``…``).
 
     :raises ConsentError: ``consent.evidence_invalid`` for too many entries, a bad name or a
         value that is not text (the caller built the evidence wrongly; nothing is recorded).
