@@ -29,14 +29,7 @@ class Administration(OnboardingCore):
         :raises AccountNotFound: when the tenant has no account with this id.
         """
         tenant = self._tenant(tenant_id)
-        found = (
-            self._read(lambda tx: tx.account(account_id))
-            if isinstance(account_id, str) and account_id
-            else None
-        )
-        if found is None or found.tenant != tenant.id:
-            raise AccountNotFound()
-        return found
+        return self._read(lambda tx: self._tenant_account(tx, tenant, account_id))
 
     def create_account(
         self,
@@ -177,11 +170,7 @@ class Administration(OnboardingCore):
         tenant = self._tenant(tenant_id)
 
         def step(tx: Transaction, events: Events) -> None:
-            account = (
-                tx.account(account_id, for_update=True) if isinstance(account_id, str) else None
-            )
-            if account is None or account.tenant != tenant.id:
-                raise AccountNotFound()
+            account = self._tenant_account(tx, tenant, account_id, lock=True)
             self._ledger(tx).erase(tenant.id, account.id)
             tx.delete_account(account.id)
             self._event(events, account, None, "erased", actor)

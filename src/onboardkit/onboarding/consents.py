@@ -114,12 +114,8 @@ class ConsentSupport(OnboardingCore):
         return self._run(step)
 
     def _consenting_account(self, tx: Transaction, tenant: Tenant, account_id: str) -> Account:
-        account = tx.account(account_id) if isinstance(account_id, str) and account_id else None
-        if (
-            account is None
-            or account.tenant != tenant.id
-            or account.status is not AccountStatus.ACTIVE
-        ):
+        account = self._tenant_account(tx, tenant, account_id)
+        if account.status is not AccountStatus.ACTIVE:
             raise AccountNotFound()
         return account
 
@@ -135,7 +131,6 @@ class ConsentSupport(OnboardingCore):
             states.append(
                 ConsentState(
                     document=document,
-                    given=record is not None,
                     current=document.purpose not in asked,
                     given_version=record.document_version if record is not None else None,
                     given_at=record.recorded_at if record is not None else None,

@@ -473,6 +473,22 @@ class OnboardingCore:
         self._already_registered_mail(tx, tenant, existing)
         return None
 
+    def _tenant_account(
+        self, tx: Transaction, tenant: Tenant, account_id: object, *, lock: bool = False
+    ) -> Account:
+        """The account ``account_id`` of ``tenant``, locked for the step when ``lock``.
+
+        :raises AccountNotFound: for an id of no account, or of another tenant's.
+        """
+        account = (
+            tx.account(account_id, for_update=lock)
+            if isinstance(account_id, str) and account_id
+            else None
+        )
+        if account is None or account.tenant != tenant.id:
+            raise AccountNotFound()
+        return account
+
     def _decide(
         self,
         tenant: Tenant,
@@ -490,11 +506,7 @@ class OnboardingCore:
         """
 
         def step(tx: Transaction, events: Events) -> Account:
-            account = (
-                tx.account(account_id, for_update=True) if isinstance(account_id, str) else None
-            )
-            if account is None or account.tenant != tenant.id:
-                raise AccountNotFound()
+            account = self._tenant_account(tx, tenant, account_id, lock=True)
             moved = account.transition(action, self.clock(), **changes)
             self._update(tx, account, moved)
             finish(tx, account, moved)

@@ -87,10 +87,13 @@ class ConsentState:
 
     #: The purpose's current document, in the language asked for.
     document: ConsentDocument
-    #: A consent to the purpose is in effect, of this or an older version.
-    given: bool
     #: The consent in effect covers this version and text: there is nothing to ask again.
     current: bool
-    #: The version the consent in effect was given to, and when.
+    #: The version the consent in effect was given to, and when (``None``: none is in effect).
     given_version: str | None = None
     given_at: datetime | None = None
+
+    @property
+    def given(self) -> bool:
+        """A consent to the purpose is in effect, of this or an older version."""
+        return self.given_version is not None
