@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from onboardkit import hookimpl
@@ -314,6 +314,8 @@ def test_a_sender_must_be_one_address(sender):
 
 
 @given(st.text(max_size=60))
+@example(".:")
+@example("0.:")
 def test_no_sender_with_a_line_break_is_accepted(text):
     try:
         address = parse_sender(text)

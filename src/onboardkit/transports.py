@@ -86,7 +86,9 @@ def parse_sender(sender: str, *, key: str = "mail.sender") -> Address:
             raise ValueError("not one plain address")
         check_recipient(address.addr_spec, path=key)
         return address
-    except (ValidationError, ValueError, TypeError, IndexError) as error:
+    # AttributeError too: the standard library's header parser raises it on some malformed
+    # input, such as ".:".
+    except (ValidationError, ValueError, TypeError, IndexError, AttributeError) as error:
         raise ConfigurationError(
             key=key, reason="expected one address, such as Portal <noreply@example.com>"
         ) from error
