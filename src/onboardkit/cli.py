@@ -3,7 +3,9 @@
 Every command reads the deployment's settings (``--config PATH``, else ``ONBOARDKIT_CONFIG``,
 else ``onboardkit.toml`` in the current folder; see :mod:`onboardkit.settings`) and works through
 the same core as the web application, so a review in the terminal writes the same records and
-mails as one in a browser::
+mails as one in a browser. A framework's command runner (``manage.py``, ``flask``) runs the same
+commands on the deployment it built instead: ``main(argv, deployment=..., prog=...)`` (see
+:mod:`onboardkit.deployment`)::
 
     onboardkit account create review@example.com --tenant pim --created-by setup
     onboardkit pending
@@ -267,11 +269,9 @@ class _Context:
         self._deployment = deployment
         self.stdin = stdin
 
-    @property
-    def settings(self) -> Settings | None:
-        return self.deployment().settings
-
     def deployment(self, *, migrate: bool | None = None) -> Deployment:
+        """The deployment; ``migrate`` says whether one built here migrates first (``None``: as
+        the settings say). A given deployment is used as it is."""
         assert self._deployment is not None
         return self._deployment
 
