@@ -113,14 +113,17 @@ class Deployment:
 
     @property
     def store(self) -> Store:
+        """The service's store: any :class:`~onboardkit.storage.Store`."""
         return self.onboarding.store
 
     @property
     def tenants(self) -> Tenants:
+        """The service's tenants."""
         return self.onboarding.tenants
 
     @property
     def clock(self) -> Clock:
+        """The service's time source."""
         return self.onboarding.clock
 
     @property
