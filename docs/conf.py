@@ -18,3 +18,7 @@ html_theme = "alabaster"
 # things stand together.
 autodoc_member_order = "bysource"
 autodoc_preserve_defaults = True
+# Off: without intersphinx (the build must not need the network) references to the standard
+# library and to third-party types cannot resolve, and some docstrings name a class by a short
+# name from another module; both render as plain code instead of failing the build.
+nitpicky = False
