@@ -54,6 +54,8 @@ from onboardkit.partners import Partner, PartnerCodeRecord
 from onboardkit.storage import Conflict, OutboxMail, SigningKeyRow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from onboardkit.consent import ConsentStore
     from onboardkit.partners import PartnerCodeStore
     from onboardkit.storage import Store, Transaction
@@ -70,6 +72,7 @@ __all__ = [
     "alembic_options",
     "consent_record_from_row",
     "consent_record_values",
+    "joined_session",
     "mail_from_row",
     "mail_values",
     "organization_from_row",
@@ -608,6 +611,12 @@ class SqlTransaction:
         """The SQLAlchemy connection, for a host's own statements in the same transaction."""
         return self._connection
 
+    @property
+    def handle(self) -> sa.Connection:
+        """The store's handle on this transaction: the SQLAlchemy connection (see
+        :attr:`onboardkit.storage.Transaction.handle` and :func:`joined_session`)."""
+        return self._connection
+
     # -- accounts ---------------------------------------------------------------------------------
 
     def _one_account(
@@ -791,6 +800,54 @@ class SqlTransaction:
     @property
     def partner_codes(self) -> SqlPartnerCodeStore:
         return self._partner_codes
+
+
+# -- a host's ORM session in a step's transaction -------------------------------------------------
+
+
+@contextlib.contextmanager
+def joined_session(
+    transaction: Transaction, factory: Callable[..., Session] | None = None, **options: Any
+) -> Iterator[Session]:
+    """A SQLAlchemy ORM session that writes in a step's transaction, for the provisioning hook::
+
+        @hookimpl
+        def onboardkit_provision_account(tenant, account, transaction):
+            with joined_session(transaction) as session:
+                session.add(User(email=account.email, roles=list(account.roles)))
+
+    The session is bound to the transaction's connection and keeps its work in a savepoint
+    (SQLAlchemy's ``join_transaction_mode="create_savepoint"``). When the block ends, the session
+    is flushed and the savepoint released, so its rows commit with the step or roll back with it,
+    also when a plugin called later fails. Inside the block, ``session.commit()`` releases the
+    savepoint only, never the step, and ``session.rollback()`` undoes the session's own work only.
+    An exception in the block discards the session's work and propagates, failing the step.
+
+    :param transaction: The step's transaction, as the hook receives it; a :class:`SqlStore`'s,
+        whose :attr:`~SqlTransaction.handle` is a SQLAlchemy ``Connection``.
+    :param factory: What makes the session: the host's ``sessionmaker`` (its options and session
+        class apply) or a ``Session`` subclass. It is called with ``bind``,
+        ``join_transaction_mode`` and ``options``. Default: :class:`sqlalchemy.orm.Session`
+        with ``expire_on_commit=False``, so the objects stay readable after the block.
+    :raises TypeError: when the transaction is not a SQL store's.
+    """
+    connection = transaction.handle
+    if not isinstance(connection, sa.Connection):
+        raise TypeError(
+            "joined_session() needs the transaction of a SqlStore, whose handle is a "
+            f"SQLAlchemy Connection, not {type(connection).__name__}"
+        )
+    if factory is None:
+        from sqlalchemy.orm import Session
+
+        factory = Session
+        options.setdefault("expire_on_commit", False)
+    session = factory(bind=connection, join_transaction_mode="create_savepoint", **options)
+    try:
+        yield session
+        session.commit()  # releases the session's savepoint; the step commits later, or not
+    finally:
+        session.close()
 
 
 # -- stores that run each call in a transaction of their own --------------------------------------
