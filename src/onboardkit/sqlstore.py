@@ -11,6 +11,9 @@ One implementation for three databases, with the tables of :mod:`onboardkit.sche
 * **PostgreSQL** through psycopg 3 (``postgresql+psycopg://``).
 * **MariaDB** 10.6 or later through PyMySQL (``mysql+pymysql://``).
 
+``SqlStore(engine)`` adopts an engine the host made, with the same guarantees for onboardkit's
+transactions and without touching the host's own (see :class:`SqlStore`).
+
 PostgreSQL and MariaDB both run at ``READ COMMITTED``. MariaDB's default, ``REPEATABLE READ``,
 would let a step that lost a race keep reading its old snapshot, so a consent append that met a
 moved chain head would retry on the same stale head forever; with ``READ COMMITTED`` every
@@ -49,7 +52,7 @@ from sqlalchemy.pool import StaticPool
 from onboardkit import schema
 from onboardkit.accounts import UNCLAIMED, Account, AccountStatus, Organization
 from onboardkit.consent import GENESIS_HASH, ConsentRecord, StaleChainHead
-from onboardkit.errors import ConfigurationError
+from onboardkit.errors import ConfigurationError, message
 from onboardkit.partners import Partner, PartnerCodeRecord
 from onboardkit.storage import Conflict, OutboxMail, SigningKeyRow
 
@@ -108,6 +111,21 @@ _MYSQL_DUPLICATE_KEY = frozenset({1062, 1586})  # ER_DUP_ENTRY, ER_DUP_ENTRY_WIT
 _MYSQL_RETRYABLE = frozenset({1205, 1213})  # lock wait timeout, deadlock
 _SQLITE_UNIQUE = frozenset({1555, 2067})  # SQLITE_CONSTRAINT_PRIMARYKEY, _UNIQUE
 _SQLITE_RETRYABLE = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (primary codes)
+
+# An execution option that marks the engines SqlStore.from_url made: they carry onboardkit's
+# set-up already, where an engine the host made is adopted (see SqlStore.__init__).
+_OWN_ENGINE = "onboardkit_store_engine"
+
+CONNECTION_GIVEN = message(
+    "sqlstore.connection_given",
+    "is a SQLAlchemy Connection, but onboardkit runs every step in a transaction of its own, "
+    "which it commits, rolls back and runs again after a lost race; pass the Engine "
+    "(connection.engine) instead. A host's own writes join a step's transaction in the "
+    "provisioning hook.",
+)
+NOT_AN_ENGINE = message(
+    "sqlstore.not_an_engine", "must be a SQLAlchemy Engine, such as create_engine() makes"
+)
 
 _MAX_ERROR_LENGTH = 500
 _BACKOFF_BASE = 0.005
@@ -950,6 +968,60 @@ def _sqlite_on_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _adopt(engine: sa.Engine) -> sa.Engine:
+    """onboardkit's view of an engine the host made: the same pool, onboardkit's options."""
+    options: dict[str, Any] = {}
+    if engine.dialect.name != "sqlite":
+        # Set on each connection as it is checked out for onboardkit and reset when it goes
+        # back to the pool: the host's own connections keep the host's isolation level.
+        options["isolation_level"] = "READ COMMITTED"
+    adopted = engine.execution_options(**options)
+    # Statement parameters hold mail bodies with their links: never in a log or an error text.
+    # An option engine keeps this flag of its own; the host's statements are unaffected.
+    adopted.hide_parameters = True
+    return adopted
+
+
+def _driver_connection(connection: sa.Connection) -> Any:
+    return connection.connection.driver_connection
+
+
+@contextlib.contextmanager
+def _foreign_keys_enforced(connection: sa.Connection) -> Iterator[None]:
+    """Foreign keys enforced on a host's SQLite connection for one transaction, then as before.
+
+    SQLite ignores the switch inside a transaction, so it is flipped before the transaction
+    begins and after it ended, on the driver's connection (no SQLAlchemy transaction opens).
+    """
+    driver = _driver_connection(connection)
+    cursor = driver.cursor()
+    try:
+        enforced = bool(cursor.execute("PRAGMA foreign_keys").fetchone()[0])
+        if not enforced:
+            cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+    try:
+        yield
+    finally:
+        if not enforced and not connection.invalidated:
+            try:
+                driver.execute("PRAGMA foreign_keys = OFF").close()
+            except sqlite3.Error:
+                # Never hand the host a connection in a state it did not choose.
+                connection.invalidate()
+
+
+def _begin_immediate(connection: sa.Connection) -> None:
+    """Take SQLite's write lock now, unless a ``begin`` listener of the host began already.
+
+    Without an explicit BEGIN, the driver would leave the step's savepoints outside any
+    transaction, and releasing one would commit it: a failed step would keep its rows.
+    """
+    if not getattr(_driver_connection(connection), "in_transaction", False):
+        _sqlite_on_begin(connection)
+
+
 def _is_memory_database(url: sa.URL) -> bool:
     database = url.database or ""
     return database in ("", ":memory:") or url.query.get("mode") == "memory"
@@ -984,19 +1056,37 @@ class SqlStore:
     """onboardkit's store in a SQL database (see the module documentation).
 
     Make one with :meth:`from_url` or :meth:`from_mapping`, bring its tables up to date with
-    :meth:`migrate`, run steps with :meth:`atomic`, and call :meth:`dispose` at shutdown. An
-    engine made elsewhere is used as it is: for SQLite, only :meth:`from_url` sets up the
-    write locking described above.
+    :meth:`migrate`, run steps with :meth:`atomic`, and call :meth:`dispose` at shutdown.
+
+    ``SqlStore(engine)`` adopts an engine the host made (Flask-SQLAlchemy's ``db.engine``, say)
+    with every guarantee of the module documentation, for onboardkit's own transactions only:
+    it works through ``engine.execution_options(...)``, which shares the host's connection pool,
+    and leaves the host's own transactions as they were. On PostgreSQL and MariaDB its
+    transactions run at ``READ COMMITTED``. On SQLite each begins with ``BEGIN IMMEDIATE``
+    (unless the host's ``begin`` listener has begun it already) and enforces foreign keys, which
+    are switched back off afterwards on a connection that had them off; the host's busy timeout
+    and journal mode stay as the host set them. Statement parameters are hidden from the logs
+    of onboardkit's statements. The host disposes of its engine itself.
+
+    :raises ConfigurationError: ``engine``, when given a SQLAlchemy ``Connection`` (a step needs
+        transactions of its own; pass the engine) or anything else that is not an ``Engine``;
+        ``storage.url`` for a database onboardkit does not support.
     """
 
     def __init__(self, engine: sa.Engine) -> None:
-        self._engine = engine
+        if isinstance(engine, sa.Connection):
+            raise ConfigurationError(key="engine", reason=CONNECTION_GIVEN)
+        if not isinstance(engine, sa.Engine):
+            raise ConfigurationError(key="engine", reason=NOT_AN_ENGINE)
         self._dialect = engine.dialect.name
         if self._dialect not in SUPPORTED_BACKENDS:
             raise ConfigurationError(
                 key="storage.url",
                 reason="names an unsupported database; use sqlite, postgresql or mysql (MariaDB)",
             )
+        #: Whether the host made the engine (and disposes of it), rather than from_url.
+        self._adopted = not engine.get_execution_options().get(_OWN_ENGINE, False)
+        self._engine = _adopt(engine) if self._adopted else engine
         # SQLite lets one writer in at a time anyway: queueing the threads of this process on a
         # lock spares them SQLite's polling, and is what makes one shared in-memory connection
         # (StaticPool) safe.
@@ -1072,6 +1162,7 @@ class SqlStore:
             setup = _sqlite_setup(busy_timeout=busy_timeout, wal=wal and not memory)
             sa.event.listen(engine, "connect", setup)
             sa.event.listen(engine, "begin", _sqlite_on_begin)
+        engine.update_execution_options(**{_OWN_ENGINE: True})
         return cls(engine)
 
     @classmethod
@@ -1128,8 +1219,12 @@ class SqlStore:
         return self._dialect
 
     def dispose(self) -> None:
-        """Close the pooled connections (at shutdown; an in-memory database is gone then)."""
-        self._engine.dispose()
+        """Close the pooled connections (at shutdown; an in-memory database is gone then).
+
+        An engine the host made and handed to ``SqlStore(engine)`` is left to the host.
+        """
+        if not self._adopted:
+            self._engine.dispose()
 
     @contextlib.contextmanager
     def _serialized(self) -> Iterator[None]:
@@ -1138,6 +1233,20 @@ class SqlStore:
             return
         with self._lock:
             yield
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sa.Connection]:
+        """A connection in a new transaction; committed at the end, rolled back on an error."""
+        with self._serialized(), self._engine.connect() as connection:
+            if not (self._adopted and self._dialect == "sqlite"):
+                # PostgreSQL and MariaDB need nothing more (the isolation level comes with the
+                # engine); SQLite engines from from_url begin with BEGIN IMMEDIATE on their own.
+                with connection.begin():
+                    yield connection
+                return
+            with _foreign_keys_enforced(connection), connection.begin():
+                _begin_immediate(connection)
+                yield connection
 
     # -- transactions -----------------------------------------------------------------------------
 
@@ -1157,11 +1266,7 @@ class SqlStore:
             raise RuntimeError("SqlStore.atomic() was called inside a step; use its transaction")
         for attempt in range(1, attempts + 1):
             try:
-                with (
-                    self._serialized(),
-                    self._engine.connect() as connection,
-                    connection.begin(),
-                ):
+                with self._transaction() as connection:
                     self._steps.running = True
                     try:
                         return step(SqlTransaction(connection))
@@ -1236,7 +1341,7 @@ class SqlStore:
                     )
                     connection.commit()
             return
-        with self._serialized(), self._engine.begin() as connection:
+        with self._transaction() as connection:
             if self._dialect == "postgresql":
                 connection.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
