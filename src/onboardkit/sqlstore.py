@@ -75,6 +75,8 @@ __all__ = [
     "alembic_options",
     "consent_record_from_row",
     "consent_record_values",
+    "host_include_name",
+    "host_include_object",
     "joined_session",
     "mail_from_row",
     "mail_values",
@@ -1041,15 +1043,52 @@ def alembic_options() -> dict[str, Any]:
     }
 
 
+def _table_of(item: Any, name: str | None, type_: str) -> str | None:
+    """The name of the table an object of an Alembic comparison is or belongs to, if any."""
+    if type_ == "table":
+        return name
+    table_name = getattr(getattr(item, "table", None), "name", None)
+    return table_name if isinstance(table_name, str) else None
+
+
 def _is_own_object(
     item: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any
 ) -> bool:
     # Hosts keep their own tables in the same database; migrations never touch those.
+    table = _table_of(item, name, type_)
     if type_ == "table":
-        return name is not None and name.startswith(TABLE_PREFIX)
-    table = getattr(item, "table", None)
-    table_name = getattr(table, "name", None)
-    return not isinstance(table_name, str) or table_name.startswith(TABLE_PREFIX)
+        return table is not None and table.startswith(TABLE_PREFIX)
+    return table is None or table.startswith(TABLE_PREFIX)
+
+
+def host_include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
+    """Alembic's ``include_name`` for a host's own migrations: leaves onboardkit's tables out.
+
+    Pass it with :func:`host_include_object` to ``context.configure`` in the host's ``env.py``,
+    so ``alembic revision --autogenerate`` neither reflects onboardkit's tables (every one named
+    ``onboardkit_...``, its version table ``onboardkit_alembic_version`` included) nor proposes
+    to drop them; :meth:`SqlStore.migrate` looks after those. Everything else is included.
+    """
+    if type_ == "table":
+        table = name
+    else:
+        found = parent_names.get("table_name")
+        table = found if isinstance(found, str) else None
+    return table is None or not table.startswith(TABLE_PREFIX)
+
+
+def host_include_object(
+    item: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's ``include_object`` for a host's own migrations: leaves onboardkit's tables out.
+
+    The counterpart of :func:`host_include_name` for objects that are compared rather than
+    reflected by name: onboardkit's tables, with their columns, indexes and constraints, are
+    neither created, changed nor dropped by the host's autogenerate, also when the host's
+    metadata happens to hold them. Everything else is included.
+    """
+    table = _table_of(item, name, type_)
+    return table is None or not table.startswith(TABLE_PREFIX)
 
 
 class SqlStore:
