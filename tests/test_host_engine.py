@@ -23,7 +23,7 @@ from sqlalchemy.pool import StaticPool
 from onboardkit import schema
 from onboardkit.accounts import Account, AccountStatus, Flow, Organization
 from onboardkit.errors import ConfigurationError
-from onboardkit.sqlstore import SqlStore, SqlTransaction
+from onboardkit.sqlstore import SqlStore, SqlTransaction, joined_session
 from onboardkit.storage import OutboxMail
 
 NOW = 1_800_000_000.0
@@ -207,6 +207,37 @@ def test_statement_parameters_stay_out_of_error_texts_on_a_host_engine(
     # SQLAlchemy's part of the text; what the server itself says is the server's.
     assert "[parameters:" not in str(caught.value)
     assert "[SQL parameters hidden due to hide_parameters=True]" in str(caught.value)
+
+
+def test_a_host_orm_session_joined_to_a_step_on_a_host_engine_goes_with_the_step(
+    host_engine: sa.Engine, host_store: SqlStore
+) -> None:
+    # A Flask-SQLAlchemy host: its engine, its table, its ORM session in onboardkit's step.
+    metadata = sa.MetaData()
+    users = sa.Table("host_users", metadata, sa.Column("email", sa.String(254), primary_key=True))
+    metadata.create_all(host_engine)
+
+    def step(tx: SqlTransaction, *, fail: bool) -> None:
+        tx.insert_account(make_account())
+        with joined_session(tx) as session:
+            session.execute(users.insert().values(email=EMAIL))
+        if fail:
+            raise RuntimeError("a plugin called after the host's failed")
+
+    def host_emails() -> list[str]:
+        with host_engine.connect() as connection:
+            return list(connection.execute(sa.select(users.c.email)).scalars())
+
+    try:
+        with pytest.raises(RuntimeError):
+            host_store.atomic(lambda tx: step(tx, fail=True))
+        assert host_emails() == []
+        assert count_rows(host_engine, "onboardkit_accounts") == 0
+        host_store.atomic(lambda tx: step(tx, fail=False))
+        assert host_emails() == [EMAIL]
+        assert count_rows(host_engine, "onboardkit_accounts") == 1
+    finally:
+        metadata.drop_all(host_engine)
 
 
 # -- concurrency -----------------------------------------------------------------------------------

@@ -1273,6 +1273,8 @@ class SqlStore:
         with self._lock:
             yield
 
+    # -- transactions -----------------------------------------------------------------------------
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sa.Connection]:
         """A connection in a new transaction; committed at the end, rolled back on an error."""
@@ -1286,8 +1288,6 @@ class SqlStore:
             with _foreign_keys_enforced(connection), connection.begin():
                 _begin_immediate(connection)
                 yield connection
-
-    # -- transactions -----------------------------------------------------------------------------
 
     def atomic(self, step: Callable[[SqlTransaction], T], *, attempts: int = 5) -> T:
         """Run ``step`` in one transaction and commit; run it again after a lost race.
