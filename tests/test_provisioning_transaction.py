@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from onboarding_helpers import latest_token, mails, registration_form, service, signup_form
 from onboardkit import hookimpl
@@ -355,3 +356,20 @@ def test_a_joined_session_needs_the_transaction_of_a_sql_store() -> None:
         joined_session(DjangoTransaction()),  # type: ignore[arg-type]
     ):
         pass
+
+
+def test_a_session_class_that_chooses_its_own_engine_is_refused(host_table: SqlStore) -> None:
+    """Flask-SQLAlchemy's session picks its engine in get_bind and would miss the step."""
+    store = host_table
+
+    class EngineChoosingSession(Session):
+        def get_bind(self, *args: Any, **kwargs: Any) -> sa.Engine:
+            return store.engine
+
+    def step(tx: Transaction) -> None:
+        with joined_session(tx, EngineChoosingSession) as session:
+            session.add(HostUser(id="u-1", email=ANNA, roles="viewer"))
+
+    with pytest.raises(TypeError, match="chooses Engine itself"):
+        store.atomic(step)
+    assert host_rows(store) == []

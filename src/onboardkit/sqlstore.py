@@ -849,7 +849,9 @@ def joined_session(
         class apply) or a ``Session`` subclass. It is called with ``bind``,
         ``join_transaction_mode`` and ``options``. Default: :class:`sqlalchemy.orm.Session`
         with ``expire_on_commit=False``, so the objects stay readable after the block.
-    :raises TypeError: when the transaction is not a SQL store's.
+    :raises TypeError: when the transaction is not a SQL store's, or when the session class
+        chooses its engine itself rather than the given connection (Flask-SQLAlchemy's
+        ``db.session`` does; its models work with a plain ``Session``).
     """
     connection = transaction.handle
     if not isinstance(connection, sa.Connection):
@@ -863,6 +865,17 @@ def joined_session(
         factory = Session
         options.setdefault("expire_on_commit", False)
     session = factory(bind=connection, join_transaction_mode="create_savepoint", **options)
+    chosen = session.get_bind()
+    if chosen is not connection:
+        # Flask-SQLAlchemy's session class picks its engine itself and would write through a
+        # connection of its own: outside the step, and on SQLite waiting for the step's lock.
+        session.close()
+        raise TypeError(
+            f"joined_session() needs a session bound to the step's connection, but a "
+            f"{type(session).__module__}.{type(session).__qualname__} chooses "
+            f"{type(chosen).__name__} itself; use "
+            "sqlalchemy.orm.Session, or a sessionmaker of it, with the host's models"
+        )
     try:
         yield session
         session.commit()  # releases the session's savepoint; the step commits later, or not
