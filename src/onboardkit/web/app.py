@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import logging
 import os
 import re
@@ -45,6 +46,8 @@ from onboardkit.web.mounts import (
     check_mount,
     single_tenant_routes,
 )
+from onboardkit.web.openapi import MEDIA_TYPE as OPENAPI_MEDIA_TYPE
+from onboardkit.web.openapi import openapi_document
 from onboardkit.web.requests import MALFORMED_REQUEST, MAX_BODY_BYTES, WebRequest
 from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route, match
@@ -222,11 +225,20 @@ class OnboardingWeb:
         if show_outbox:
             demo.extend(pages.OUTBOX_ROUTES)
         static = Route("GET", "/static/{name}", "static", _static_file, media_type="text/css")
+        # Before the pages: /{tenant} would match it (no tenant id has a dot).
+        openapi = Route(
+            "GET",
+            "/openapi.json",
+            "openapi",
+            _openapi,
+            summary="This API's OpenAPI document",
+            media_type=OPENAPI_MEDIA_TYPE.split(";", 1)[0],
+        )
         served: tuple[Route, ...] = (*api.ROUTES, *pages.ROUTES)
         if tenant is not None:
             served = single_tenant_routes(served)
         #: Every route, in matching order.
-        self.routes: tuple[Route, ...] = (static, *demo, *served)
+        self.routes: tuple[Route, ...] = (static, openapi, *demo, *served)
         #: JSON Schema of every API error body.
         self.error_schema: Mapping[str, Any] = ERROR_SCHEMA
 
@@ -252,6 +264,16 @@ class OnboardingWeb:
         tenants = self.onboarding.tenants
         served = [tenants[self.single_tenant]] if self.single_tenant else tenants.values()
         check_mount(root_path, served, single_tenant=self.single_tenant is not None)
+
+    def openapi(
+        self, root_path: str = "", *, title: str = "onboardkit", version: str | None = None
+    ) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of every API route and page, as served at
+        ``/openapi.json``; ``root_path`` (the mount) is its server URL, ``version`` defaults to
+        onboardkit's. A fresh dict each time."""
+        return openapi_document(
+            self.routes, self.error_schema, root_path=root_path, title=title, version=version
+        )
 
     def handle(self, request: WebRequest) -> WebResponse:
         """The complete answer to ``request``. Blocking: run it in a worker thread."""
@@ -558,6 +580,12 @@ def _same_origin(request: WebRequest, tenant: Tenant | None) -> bool:
     if tenant is not None:
         allowed.add(_origin_of(tenant.base_url))
     return origin in allowed
+
+
+def _openapi(exchange: Exchange) -> WebResponse:
+    document = exchange.web.openapi(exchange.root)
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return WebResponse(200, (("content-type", OPENAPI_MEDIA_TYPE),), body)
 
 
 def _static_file(exchange: Exchange) -> WebResponse:
