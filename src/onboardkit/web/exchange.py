@@ -252,7 +252,10 @@ class Exchange:
     def url(self, path: str = "", **query: str | None) -> str:
         """A URL of this tenant's pages: ``url("/login", next="/pim/account")``."""
         assert self.tenant is not None
-        base = f"{self.root}/{self.tenant.id}{path}"
+        if self.web.single_tenant is not None:  # the tenant's pages are the mount's own
+            base = f"{self.root}{path}" or "/"
+        else:
+            base = f"{self.root}/{self.tenant.id}{path}"
         pairs = {key: value for key, value in query.items() if value is not None}
         return f"{base}?{urlencode(pairs)}" if pairs else base
 
