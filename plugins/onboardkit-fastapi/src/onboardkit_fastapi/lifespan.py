@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar, overload
 
 from starlette.concurrency import run_in_threadpool
 
@@ -17,9 +17,34 @@ __all__ = ["Lifespan", "onboarding_lifespan"]
 
 log = logging.getLogger(__name__)
 
-#: A Starlette/FastAPI lifespan: the app in, an async context manager (with an optional state)
-#: out.
-Lifespan: TypeAlias = Callable[[Any], AbstractAsyncContextManager[Mapping[str, Any] | None]]
+State = TypeVar("State", bound=Mapping[str, Any] | None)
+#: A Starlette/FastAPI lifespan: the app in, an async context manager out, whose value (a
+#: mapping, or ``None``) becomes the requests' ``request.state``.
+Lifespan: TypeAlias = Callable[[Any], AbstractAsyncContextManager[State]]
+
+
+@overload
+def onboarding_lifespan(
+    onboarding: Onboarding,
+    *,
+    migrate: bool = ...,
+    outbox: OutboxWorker | None = ...,
+    idle_sleep: float = ...,
+    stop_timeout: float = ...,
+    lifespan: None = ...,
+) -> Lifespan[None]: ...
+
+
+@overload
+def onboarding_lifespan(
+    onboarding: Onboarding,
+    *,
+    migrate: bool = ...,
+    outbox: OutboxWorker | None = ...,
+    idle_sleep: float = ...,
+    stop_timeout: float = ...,
+    lifespan: Lifespan[State],
+) -> Lifespan[State]: ...
 
 
 def onboarding_lifespan(
@@ -29,8 +54,8 @@ def onboarding_lifespan(
     outbox: OutboxWorker | None = None,
     idle_sleep: float = 5.0,
     stop_timeout: float = 30.0,
-    lifespan: Lifespan | None = None,
-) -> Lifespan:
+    lifespan: Lifespan[Any] | None = None,
+) -> Lifespan[Any]:
     """A lifespan for ``FastAPI(lifespan=...)`` that runs the onboarding service::
 
         app = FastAPI(lifespan=onboarding_lifespan(onboarding, outbox=worker, lifespan=own))
@@ -50,7 +75,7 @@ def onboarding_lifespan(
     """
 
     @asynccontextmanager
-    async def onboardkit_lifespan(app: Any) -> AsyncIterator[Mapping[str, Any] | None]:
+    async def onboardkit_lifespan(app: Any) -> AsyncIterator[Any]:
         store_migrate = getattr(onboarding.store, "migrate", None)
         if migrate and callable(store_migrate):
             await run_in_threadpool(store_migrate)
