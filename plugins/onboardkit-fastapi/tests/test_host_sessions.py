@@ -41,7 +41,7 @@ from onboardkit.errors import ConfigurationError  # noqa: E402
 from onboardkit.onboarding import Onboarding  # noqa: E402
 from onboardkit.sqlstore import SqlStore  # noqa: E402
 from onboardkit.testing.store import memory_store  # noqa: E402
-from onboardkit.web import OnboardingWeb, SignedIn  # noqa: E402
+from onboardkit.web import OnboardingWeb, SignedIn, SignedOut  # noqa: E402
 from onboardkit.web.sessions import COOKIE as ONBOARDKIT_SESSION  # noqa: E402
 
 pytestmark = pytest.mark.anyio
@@ -288,3 +288,48 @@ def _session_keys(http: Any) -> set[str]:
     payload = value.split(".", 1)[0]
     decoded = base64.b64decode(payload + "=" * (-len(payload) % 4))
     return set(json.loads(decoded))
+
+
+# -- the protocol ----------------------------------------------------------------------------------
+
+
+class NotingSessions(StarletteSessions):
+    """A backend of the app's own, noting what the router asks and tells it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: list[str] = []
+        self.saved: list[Any] = []
+
+    async def load(self, request: Request) -> Any:
+        self.loaded.append(request.url.path)
+        return await super().load(request)
+
+    async def save(self, request: Request, response: Any, change: Any) -> None:
+        self.saved.append(change)
+        await super().save(request, response, change)
+
+
+async def test_the_backend_is_told_who_signed_in_and_out(
+    web: OnboardingWeb, store: SqlStore, onboarding: Onboarding
+) -> None:
+    noting = NotingSessions()
+    app = host_app(web, noting)
+    account_id = await register_and_approve(app, store, onboarding)
+    noting.saved.clear()
+    async with client(app) as person:
+        await login(person, "pim", ANNA, PASSWORD)
+        await person.post("/onboarding/pim/api/logout")
+    signed_in, signed_out = noting.saved
+    assert isinstance(signed_in, SignedIn)
+    assert (signed_in.tenant, signed_in.account_id) == ("pim", account_id)
+    assert signed_out == SignedOut("pim", account_id)
+
+
+async def test_the_backend_is_asked_only_for_a_tenants_routes(web: OnboardingWeb) -> None:
+    noting = NotingSessions()
+    async with client(host_app(web, noting)) as http:
+        assert (await http.get("/onboarding/static/onboardkit.css")).status_code == 200
+        assert noting.loaded == []
+        await http.get("/onboarding/pim/login")
+    assert noting.loaded == ["/onboarding/pim/login"]

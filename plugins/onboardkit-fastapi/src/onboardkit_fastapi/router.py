@@ -163,7 +163,10 @@ def _endpoint(
     async def endpoint(request: Request) -> Response:
         body, too_large = await _read_body(request)
         path = route.path.format_map({k: str(v) for k, v in request.path_params.items()})
-        session = await sessions.load(request) if sessions is not None else None
+        session = None
+        if sessions is not None and "tenant" in route.parameters:
+            # Only a tenant's routes have a sign-in; static files need no session lookup.
+            session = await sessions.load(request)
         core = core_request(request, path, body=body, body_too_large=too_large, session=session)
         if reviewer is not None:
             tenant = web.reviewer_tenant(core)
