@@ -49,7 +49,7 @@ from fastapi_users_db_sqlalchemy.access_token import (  # noqa: E402
     SQLAlchemyAccessTokenDatabase,
     SQLAlchemyBaseAccessTokenTableUUID,
 )
-from onboardkit_fastapi import onboarding_router  # noqa: E402
+from onboardkit_fastapi import current_account, onboarding_router  # noqa: E402
 from onboardkit_fastapi.users import FastAPIUsersSessions  # noqa: E402
 from sqlalchemy.ext.asyncio import (  # noqa: E402
     AsyncSession,
@@ -215,10 +215,17 @@ def _users_app(
 
     app = FastAPI()
     app.include_router(onboarding_router(web, sessions=sessions), prefix="/onboarding")
+    app.include_router(fastapi_users.get_auth_router(sessions.backend), prefix="/auth")
 
     @app.get("/me")
     async def me(user: User = Depends(current_user)) -> dict[str, str]:  # noqa: B008
         return {"email": user.email}
+
+    @app.get("/account")
+    async def onboardkit_account(
+        account: Account | None = Depends(current_account(web, tenant="pim", sessions=sessions)),  # noqa: B008
+    ) -> dict[str, str | None]:
+        return {"id": account.id if account is not None else None}
 
     @app.post("/password")
     async def change_password(request: Request) -> JSONResponse:
@@ -256,14 +263,17 @@ async def _me(http: Any) -> str | None:
 async def test_after_onboardkits_login_the_person_is_the_apps_current_user(
     app: FastAPI, store: SqlStore, onboarding: Onboarding
 ) -> None:
-    await register_and_approve(app, store, onboarding)
+    account_id = await register_and_approve(app, store, onboarding)
     async with client(app) as person:
         assert await _me(person) is None
+        assert (await person.get("/account")).json() == {"id": None}
         signed_in = await login(person, "pim", ANNA, PASSWORD)
         assert signed_in.status_code == 200, signed_in.text
         assert AUTH_COOKIE in set_cookie_names(signed_in)
         assert ONBOARDKIT_SESSION not in set_cookie_names(signed_in)
         assert await _me(person) == ANNA
+        # The onboardkit account is there for the app's endpoints too.
+        assert (await person.get("/account")).json() == {"id": account_id}
         # onboardkit's own pages read the same session.
         assert (await person.get("/onboarding/pim/api/me")).json()["account"]["email"] == ANNA
 
@@ -278,6 +288,17 @@ async def test_onboardkits_logout_ends_the_apps_session(
         assert signed_out.status_code == 204
         assert AUTH_COOKIE in set_cookie_names(signed_out)
         assert ONBOARDKIT_SESSION not in set_cookie_names(signed_out)
+        assert await _me(person) is None
+        assert (await person.get("/onboarding/pim/api/me")).status_code == 401
+
+
+async def test_the_apps_own_logout_ends_onboardkits_sign_in(
+    app: FastAPI, store: SqlStore, onboarding: Onboarding
+) -> None:
+    await register_and_approve(app, store, onboarding)
+    async with client(app) as person:
+        await login(person, "pim", ANNA, PASSWORD)
+        assert (await person.post("/auth/logout")).status_code == 204
         assert await _me(person) is None
         assert (await person.get("/onboarding/pim/api/me")).status_code == 401
 
