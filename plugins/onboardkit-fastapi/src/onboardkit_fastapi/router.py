@@ -3,8 +3,9 @@
 Every route comes from :attr:`onboardkit.web.OnboardingWeb.routes`; each is served by the same
 endpoint, which turns the FastAPI request into a :class:`~onboardkit.web.WebRequest`, lets the
 core answer in a worker thread (it hashes passwords and talks to the database) and copies the
-:class:`~onboardkit.web.WebResponse` back unchanged. The OpenAPI document is built from the
-routes' own descriptions.
+:class:`~onboardkit.web.WebResponse` back unchanged; in host session mode a
+:class:`~onboardkit_fastapi.SessionBackend` supplies the host session and acts on the answer's
+sign-in or sign-out. The OpenAPI document is built from the routes' own descriptions.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def onboarding_router(
     """A router with every route of ``web``; include it with the prefix to mount it under.
 
     Each route is named after the core's route with :data:`ROUTE_NAME_PREFIX`:
-    ``request.url_for("onboardkit:login", tenant="pim")``.
+    ``request.url_for("onboardkit:login_page", tenant="pim")``.
 
     :param web: The core web layer, over the onboarding service.
     :param reviewer: The host's decision on who reviews a tenant (its own sign-in); without it
@@ -75,7 +76,8 @@ def onboarding_router(
     :param include_pages: ``False`` leaves out the HTML pages and their static files, for an
         API-only deployment.
     :param sessions: The host's session, for a web with ``sessions="host"`` (and only then):
-        read for every request, and told when an answer signs a person in or out.
+        read for every request to a tenant's route, and told when an answer signs a person in
+        or out.
     :raises ConfigurationError: ``sessions`` missing in host mode or given in cookie mode.
     """
     check_sessions(web, sessions)
