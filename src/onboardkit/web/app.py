@@ -39,7 +39,7 @@ from onboardkit.web import api, pages
 from onboardkit.web.csrf import COOKIE as CSRF_COOKIE
 from onboardkit.web.csrf import FIELD as CSRF_FIELD
 from onboardkit.web.csrf import CsrfGuard
-from onboardkit.web.exchange import Exchange, WebError
+from onboardkit.web.exchange import Exchange, SignInRequired, WebError
 from onboardkit.web.mounts import (
     NO_TENANT_LIST,
     TENANT_UNKNOWN,
@@ -69,7 +69,6 @@ from onboardkit.web.texts import (
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
     REVIEWER_REQUIRED,
-    SIGN_IN_REQUIRED,
     page_text,
 )
 
@@ -373,6 +372,15 @@ class OnboardingWeb:
             return None
         return account if self.sessions.verify(value, account) else None
 
+    def signed_in_account(self, request: WebRequest, tenant_id: str) -> Account | None:
+        """The account signed in to ``tenant_id`` for ``request``, decided as for onboardkit's
+        own pages (host mode: ``request.session``; cookie mode: onboardkit's cookie). For a
+        host's own endpoints: FastAPI's ``current_account`` dependency, a Flask view."""
+        tenant = self.onboarding.tenants.get(tenant_id)
+        if tenant is None:
+            return None
+        return self.signed_in(Exchange(self, request, {"tenant": tenant_id}, tenant, api=True))
+
     def session_account(self, session: HostSession) -> Account | None:
         """The account a host session signs in, or ``None`` when that session has ended.
 
@@ -420,7 +428,7 @@ class OnboardingWeb:
         if reviewer is not None:
             return reviewer
         if exchange.account() is None and not exchange.request.reviewer_given:
-            raise WebError(401, SIGN_IN_REQUIRED)
+            raise SignInRequired()
         raise WebError(403, REVIEWER_REQUIRED)
 
     def sign_in(self, exchange: Exchange, account: Account) -> None:

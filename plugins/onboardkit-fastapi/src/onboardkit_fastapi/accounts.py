@@ -9,9 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from onboardkit.accounts import Account
 from onboardkit.errors import ConfigurationError, OnboardkitError
-from onboardkit.web import OnboardingWeb, WebRequest
-from onboardkit.web.exchange import Exchange, WebError
-from onboardkit.web.texts import SIGN_IN_REQUIRED
+from onboardkit.web import OnboardingWeb, SignInRequired
 from onboardkit_fastapi.router import core_request
 from onboardkit_fastapi.sessions import SessionBackend, check_sessions
 
@@ -55,19 +53,14 @@ def current_account(
         if isinstance(tenant_id, str) and tenant_id in web.onboarding.tenants:
             session = await sessions.load(request) if sessions is not None else None
             core = core_request(request, request.url.path, session=session)
-            account = await run_in_threadpool(_signed_in, web, core, tenant_id)
+            account = await run_in_threadpool(web.signed_in_account, core, tenant_id)
         if account is None and required:
             if OnboardkitError not in request.app.exception_handlers:
                 raise ConfigurationError(
                     key="current_account",
                     reason="required=True answers through add_exception_handlers(app)",
                 )
-            raise WebError(401, SIGN_IN_REQUIRED)
+            raise SignInRequired()
         return account
 
     return onboardkit_account
-
-
-def _signed_in(web: OnboardingWeb, request: WebRequest, tenant_id: str) -> Account | None:
-    tenant = web.onboarding.tenants.get(tenant_id)
-    return web.signed_in(Exchange(web, request, {"tenant": tenant_id}, tenant, api=True))

@@ -9,8 +9,7 @@ from fastapi import Request, Response
 from starlette.applications import Starlette
 
 from onboardkit.errors import OnboardkitError
-from onboardkit.web import OnboardingWeb, error_response
-from onboardkit.web.exchange import negotiate_locale
+from onboardkit.web import OnboardingWeb, error_response, negotiate_locale
 from onboardkit_fastapi.router import core_request, web_response
 
 __all__ = ["HostLocale", "add_exception_handlers", "request_locale"]
