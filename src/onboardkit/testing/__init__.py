@@ -29,6 +29,19 @@ _LAZY = {
     "RateLimitBackendContract": "onboardkit.testing.ratelimits",
     "LocalSmtpServer": "onboardkit.testing.mail",
     "memory_store": "onboardkit.testing.store",
+    "Browser": "onboardkit.testing.browser",
+    "CoreTransport": "onboardkit.testing.browser",
+    "HttpxTransport": "onboardkit.testing.browser",
+    "Transport": "onboardkit.testing.browser",
+    "follow_mail": "onboardkit.testing.browser",
+    "page_forms": "onboardkit.testing.browser",
+    "sign_in": "onboardkit.testing.browser",
+    "without_csrf": "onboardkit.testing.browser",
+    "MailLink": "onboardkit.testing.outbox",
+    "mail_link": "onboardkit.testing.outbox",
+    "mail_token": "onboardkit.testing.outbox",
+    "newest_mail": "onboardkit.testing.outbox",
+    "outbox_mails": "onboardkit.testing.outbox",
 }
 
 __all__ = ["FrozenClock", "make_plugins", *_LAZY]
