@@ -42,6 +42,10 @@ _LAZY = {
     "mail_token": "onboardkit.testing.outbox",
     "newest_mail": "onboardkit.testing.outbox",
     "outbox_mails": "onboardkit.testing.outbox",
+    "ContractRun": "onboardkit.testing.plugin_contract",
+    "PluginContract": "onboardkit.testing.plugin_contract",
+    "RecordingWeb": "onboardkit.testing.plugin_contract",
+    "contract_web": "onboardkit.testing.plugin_contract",
 }
 
 __all__ = ["FrozenClock", "make_plugins", *_LAZY]
