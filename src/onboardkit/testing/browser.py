@@ -131,7 +131,8 @@ class CoreTransport:
 
 
 class HttpxTransport:
-    """A transport over an ``httpx.Client`` -- Starlette's and FastAPI's ``TestClient`` is one.
+    """A transport over an ``httpx.Client`` or ``httpx2.Client`` -- Starlette's and FastAPI's
+    ``TestClient`` is one.
 
     It never follows redirects and keeps no cookies in the client (the :class:`Browser` keeps
     them), so one client may serve several browsers.
