@@ -53,7 +53,7 @@ __all__ = [
 #: The address listed as reviewer of the pim tenant in onboarding_helpers.CONFIG.
 REVIEWER = "review@pim.example.com"
 REVIEWER_PASSWORD = "Glacier-Orchid-Tempo-81"
-CLIENT = "192.0.2.10"
+CLIENT = testing.CLIENT_ADDRESS
 
 
 @attrs.define
@@ -66,9 +66,7 @@ class Site:
     web: OnboardingWeb
 
     def browser(self, **options: Any) -> Browser:
-        browser = Browser.for_web(self.web, **{"client_address": CLIENT, **options})
-        assert isinstance(browser, Browser)
-        return browser
+        return Browser.for_web(self.web, **options)
 
     def text(self, code: str, locale: str = "en", **params: Any) -> str:
         """A page or error text as the pages show it (so rewording a text breaks no test)."""

@@ -16,7 +16,7 @@ import pytest
 fastapi = pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from fastapi import FastAPI, Request, Response  # noqa: E402
+from fastapi import APIRouter, FastAPI, Request, Response  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from onboardkit_fastapi import onboarding_router  # noqa: E402
 
@@ -46,7 +46,10 @@ class HostSessions:
             response.delete_cookie(self.cookie)
 
 
-def _router_with_host_sessions(web: RecordingWeb) -> object:
+def _router(web: RecordingWeb) -> APIRouter:
+    """The router as an app builds it: in host mode with the app's sessions."""
+    if web.session_mode == "cookie":
+        return onboarding_router(web)
     if "sessions" not in inspect.signature(onboarding_router).parameters:
         raise RuntimeError(
             "host session mode needs onboarding_router(web, sessions=<SessionBackend>); this "
@@ -56,17 +59,13 @@ def _router_with_host_sessions(web: RecordingWeb) -> object:
 
 
 class TestFastAPIRouter(PluginContract):
-    # Switch on host mode once the router takes sessions=: session_modes = ("cookie", "host").
+    # Host mode runs once the router takes sessions=: then session_modes = ("cookie", "host").
     session_modes = ("cookie",)
     client_address = "testclient"
 
     @pytest.fixture
     def plugin_client(self, contract_web: RecordingWeb, mount_prefix: str) -> Iterator[Transport]:
         app = FastAPI()
-        if contract_web.session_mode == "host":
-            router = _router_with_host_sessions(contract_web)
-        else:
-            router = onboarding_router(contract_web)
-        app.include_router(router, prefix=mount_prefix)  # type: ignore[arg-type]
+        app.include_router(_router(contract_web), prefix=mount_prefix)
         with TestClient(app) as client:
             yield HttpxTransport(client)

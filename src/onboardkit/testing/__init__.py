@@ -30,6 +30,7 @@ _LAZY = {
     "LocalSmtpServer": "onboardkit.testing.mail",
     "memory_store": "onboardkit.testing.store",
     "Browser": "onboardkit.testing.browser",
+    "CLIENT_ADDRESS": "onboardkit.testing.browser",
     "CoreTransport": "onboardkit.testing.browser",
     "HttpxTransport": "onboardkit.testing.browser",
     "Transport": "onboardkit.testing.browser",

@@ -31,7 +31,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from html.parser import HTMLParser
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from onboardkit.storage import Store
@@ -58,6 +58,7 @@ _CSRF_FIELD = "csrf_token"
 _CSRF_COOKIE = "onboardkit_csrf"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 _REDIRECTS = (301, 302, 303, 307, 308)
+_B = TypeVar("_B", bound="Browser")
 
 
 class Transport(Protocol):
@@ -191,7 +192,7 @@ class Browser:
 
     @classmethod
     def for_web(
-        cls,
+        cls: type[_B],
         web: OnboardingWeb,
         *,
         root_path: str = "",
@@ -199,7 +200,7 @@ class Browser:
         secure: bool = False,
         locale: str | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> Browser:
+    ) -> _B:
         """A browser on ``web`` through a :class:`CoreTransport` (``secure``: over https)."""
         transport = CoreTransport(
             web, root_path=root_path, client_address=client_address, locale=locale

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
@@ -288,21 +288,30 @@ class ContractRun:
 
     # -- browsers and paths -------------------------------------------------------------------
 
-    def browser(self, **headers: str) -> Browser:
-        """A new browser through the plugin, with no cookies and no session."""
+    def browser(self, headers: Mapping[str, str] | None = None, *, secure: bool = False) -> Browser:
+        """A new browser through the plugin, with no cookies and no session (over https when
+        ``secure``)."""
+        scheme = "https" if secure else "http"
         return Browser(
-            _CheckedTransport(self), base_url=f"http://{HOST}", root=self.prefix, headers=headers
+            _CheckedTransport(self),
+            base_url=f"{scheme}://{HOST}",
+            root=self.prefix,
+            headers=headers,
         )
 
     def url(self, path: str) -> str:
         return self.prefix + path
 
-    def reviewer(self) -> Browser:
-        """A browser signed in as pim's reviewer (the account made once)."""
+    def ensure_reviewer(self) -> None:
+        """pim's reviewer has an account (made by an operator, as a tenant's first reviewer is)."""
         if self.onboarding.store.atomic(lambda tx: tx.account_by_email("pim", REVIEWER)) is None:
             self.onboarding.create_account(
                 "pim", REVIEWER, PASSWORD, roles=[], created_by="contract"
             )
+
+    def reviewer(self) -> Browser:
+        """A browser signed in as pim's reviewer through the pages."""
+        self.ensure_reviewer()
         browser = self.browser()
         self.expect(sign_in(browser, "pim", REVIEWER, PASSWORD), 303)
         return browser
@@ -436,7 +445,7 @@ class ContractRun:
         """Register, confirm by mail, be approved (and another rejected), sign in, consent,
         sign out -- on the pages, with the demo pages on the way."""
         anna, ben = "anna@example.com", "ben@example.com"
-        person = self.browser(**{"accept-language": "en"})
+        person = self.browser({"accept-language": "en"})
         self.expect(person.get(self.url("/")), 200)
         self.expect(person.get(self.url("/pim")), 303)
         for email in (anna, ben):
@@ -581,8 +590,7 @@ class ContractRun:
         self.expect(browser.head(self.url("/pim/login")), 200)
         self.expect(browser.head(self.url("/static/onboardkit.css")), 200)
         self.expect(browser.head(self.url("/pim/api/form")), 200)
-        secure = Browser(_CheckedTransport(self), base_url=f"https://{HOST}", root=self.prefix)
-        page = self.expect(secure.get(self.url("/pim/login")), 200)
+        page = self.expect(self.browser(secure=True).get(self.url("/pim/login")), 200)
         assert any("Secure" in line for line in page.header_values("set-cookie"))
         query = "next=%2Fpim%2Freview&lang=de&lang=en&empty="
         self.expect(self.browser().get(self.url(f"/pim/login?{query}")), 200)  # two cookies
@@ -656,7 +664,7 @@ class ContractRun:
 
     def sign_in_api(self, browser: Browser, tenant: str, email: str) -> WebResponse:
         if email == REVIEWER:
-            self.reviewer()  # the account exists
+            self.ensure_reviewer()
         login = {"email": email, "password": PASSWORD}
         return browser.post_json(self.url(f"/{tenant}/api/login"), login)
 
