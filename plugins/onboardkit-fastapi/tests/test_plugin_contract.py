@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 fastapi = pytest.importorskip("fastapi")
-pytest.importorskip("httpx")
+pytest.importorskip("httpx2")  # Starlette's TestClient is built on it
 
 from fastapi import APIRouter, FastAPI, Request, Response  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
