@@ -29,6 +29,8 @@ _LAZY = {
     "RateLimitBackendContract": "onboardkit.testing.ratelimits",
     "LocalSmtpServer": "onboardkit.testing.mail",
     "memory_store": "onboardkit.testing.store",
+    "InMemoryStore": "onboardkit.testing.store",
+    "StoreContract": "onboardkit.testing.store_contract",
 }
 
 __all__ = ["FrozenClock", "make_plugins", *_LAZY]
