@@ -10,10 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from onboarding_helpers import STRONG, latest_token, mails, registration_form, service
+from onboardkit.accounts import AccountStatus
 from onboardkit.sqlstore import SqlStore
 from onboardkit.storage import Store
-from onboardkit.testing import InMemoryStore, StoreContract
+from onboardkit.testing import FrozenClock, InMemoryStore, StoreContract
 from onboardkit.testing import memory_store as make_memory_store
+
+ANNA = "anna@example.org"
 
 
 class TestSqliteFileStore(StoreContract):
@@ -48,3 +52,20 @@ class TestInMemoryStore(StoreContract):
     @pytest.fixture
     def store(self) -> Store:
         return InMemoryStore()
+
+
+def test_a_registration_runs_from_form_to_approval_on_the_store_without_sql() -> None:
+    # The contract is what the flows need: a store that passes it carries a whole flow.
+    store = InMemoryStore()
+    with service(store, FrozenClock()) as onboarding:
+        onboarding.register("pim", registration_form(ANNA), client_address="192.0.2.1")
+        confirmed = onboarding.confirm(latest_token(store, ANNA, "confirmation"))
+        assert confirmed.status is AccountStatus.PENDING_REVIEW
+        approved = onboarding.approve(
+            "pim", confirmed.id, reviewer="lead@pim.example.com", roles=["editor"]
+        )
+        assert approved.status is AccountStatus.ACTIVE
+        assert mails(store, ANNA, "approved")
+        assert onboarding.authenticate("pim", ANNA, STRONG).id == approved.id
+        consents = store.atomic(lambda tx: tx.consents.records("pim"))
+        assert [record.purpose for record in consents] == ["privacy"]
