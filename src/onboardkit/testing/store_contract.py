@@ -855,6 +855,34 @@ class StoreContract:
         store.atomic(lambda tx: tx.delete_signing_key("k0"))
         assert _read(store, lambda tx: tx.signing_keys()) == [_key("k1", _NOW + 1)]
 
+    def test_processes_creating_the_first_signing_key_at_once_agree_on_one(
+        self, store: Store
+    ) -> None:
+        # What load_key_ring does: the loser's insert is a Conflict, and its rerun reads the key.
+        callers = 4
+        looked = threading.Barrier(callers, timeout=_HOLD)
+
+        def load(caller: int) -> bytes:
+            runs: list[int] = []
+
+            def step(tx: Transaction) -> bytes:
+                runs.append(1)
+                keys = list(tx.signing_keys())
+                if len(runs) == 1:
+                    _meet(looked)
+                if keys:
+                    return keys[0].secret
+                mine = SigningKeyRow(kid="k0", secret=bytes([caller]) * 32, created_at=_NOW)
+                tx.add_signing_key(mine)
+                return mine.secret
+
+            return store.atomic(step, attempts=10)
+
+        secrets = _together(callers, load)
+        stored = _read(store, lambda tx: tx.signing_keys())
+        assert len(stored) == 1
+        assert secrets == [stored[0].secret] * callers
+
     # -- the consent chain ------------------------------------------------------------------------
 
     def test_an_empty_chain_has_no_head(self, store: Store) -> None:
