@@ -15,7 +15,7 @@ store's own test module subclasses it (the class name must start with ``Test``) 
 
     class TestDjangoStore(StoreContract):
         @pytest.fixture
-        def store(self, django_db):
+        def store(self, transactional_db):
             return DjangoStore()
 
 The store is used from several threads at once in some tests, as web servers and mail workers
