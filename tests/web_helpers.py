@@ -25,7 +25,14 @@ from onboardkit.plugins import Plugins
 from onboardkit.ratelimits import RateLimiter
 from onboardkit.storage import Store
 from onboardkit.testing import FrozenClock
-from onboardkit.web import OnboardingWeb, WebRequest, WebResponse
+from onboardkit.web import (
+    HostSession,
+    OnboardingWeb,
+    SignedIn,
+    SignedOut,
+    WebRequest,
+    WebResponse,
+)
 
 __all__ = [
     "CLIENT",
@@ -124,11 +131,16 @@ class Browser:
         headers: Mapping[str, str] | None = None,
         client_address: str = CLIENT,
         secure: bool = False,
+        locale: str | None = None,
     ) -> None:
         self.web = web
         self.headers = dict(headers or {})
         self.client_address = client_address
         self.secure = secure
+        #: The language the host chose, sent as ``WebRequest.locale``.
+        self.locale = locale
+        #: The host's session in host session mode, kept like a framework would keep it.
+        self.session: HostSession | None = None
         self.cookies: dict[str, str] = {}
         self.last: WebResponse | None = None
         self._token: str | None = None
@@ -162,8 +174,14 @@ class Browser:
                 body=body,
                 client_address=self.client_address,
                 secure=self.secure,
+                session=self.session,
+                locale=self.locale,
             )
         )
+        if isinstance(response.session, SignedIn):
+            self.session = response.session.session
+        elif isinstance(response.session, SignedOut):
+            self.session = None
         self._keep_cookies(response)
         if response.media_type == "text/html" and response.body:
             self.last = response

@@ -3,7 +3,9 @@
 Every command reads the deployment's settings (``--config PATH``, else ``ONBOARDKIT_CONFIG``,
 else ``onboardkit.toml`` in the current folder; see :mod:`onboardkit.settings`) and works through
 the same core as the web application, so a review in the terminal writes the same records and
-mails as one in a browser::
+mails as one in a browser. A framework's command runner (``manage.py``, ``flask``) runs the same
+commands on the deployment it built instead: ``main(argv, deployment=..., prog=...)`` (see
+:mod:`onboardkit.deployment`)::
 
     onboardkit account create review@example.com --tenant pim --created-by setup
     onboardkit pending
@@ -20,6 +22,7 @@ with control characters escaped, so they cannot drive the operator's terminal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -28,7 +31,6 @@ import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
@@ -40,13 +42,13 @@ from onboardkit import __version__
 from onboardkit.accounts import Account, AccountStatus
 from onboardkit.addresses import parse_email
 from onboardkit.clock import Clock, system_clock
+from onboardkit.deployment import Deployment, MigrationsElsewhere
 from onboardkit.errors import ConfigurationError, OnboardkitError, ValidationError, message
 from onboardkit.i18n import normalize_locale
 from onboardkit.onboarding import AccountNotFound
 from onboardkit.settings import (
     Settings,
     build_onboarding,
-    build_outbox_worker,
     build_plugins,
     build_store,
     build_transport,
@@ -55,11 +57,10 @@ from onboardkit.settings import (
 )
 
 if TYPE_CHECKING:
-    from onboardkit.onboarding import Onboarding
-    from onboardkit.plugins import Plugins
     from onboardkit.sqlstore import SqlStore
+    from onboardkit.tenants import Tenants
 
-__all__ = ["build_parser", "main"]
+__all__ = ["Deployment", "build_parser", "main"]
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -243,20 +244,91 @@ def _describe_account(account: Account) -> str:
     return "\n".join(lines)
 
 
-# -- the deployment, opened lazily -------------------------------------------------------------
+# -- the deployment ---------------------------------------------------------------------------
 
 
-class _Deployment:
-    """What the commands work with; each part is made on first use and closed at the end."""
+@attrs.frozen
+class _Summary:
+    """What ``config validate`` reports."""
 
-    def __init__(self, args: argparse.Namespace, environ: Mapping[str, str], clock: Clock) -> None:
+    source: str
+    source_path: str | None
+    database: str
+    tenants: Tenants
+    mail_transport: str | None
+    rate_limits: str
+
+
+class _Context:
+    """What the commands work with: a deployment the host built and handed over as it is.
+
+    The host owns it: nothing is closed at the end.
+    """
+
+    def __init__(self, deployment: Deployment | None, *, stdin: TextIO) -> None:
+        self._deployment = deployment
+        self.stdin = stdin
+
+    def deployment(self, *, migrate: bool | None = None) -> Deployment:
+        """The deployment; ``migrate`` says whether one built here migrates first (``None``: as
+        the settings say). A given deployment is used as it is."""
+        assert self._deployment is not None
+        return self._deployment
+
+    def account(self, account_id: str, tenant: str | None = None) -> Account:
+        """The account with this id (in ``tenant`` when given), or :class:`AccountNotFound`."""
+        deployment = self.deployment()
+        if tenant is not None:
+            deployment.tenants.get_tenant(tenant)
+        if not account_id or len(account_id) > _MAX_ID_LENGTH:
+            raise AccountNotFound()
+        account = deployment.store.atomic(lambda tx: tx.account(account_id))
+        if account is None or (tenant is not None and account.tenant != tenant):
+            raise AccountNotFound()
+        return account
+
+    def summary(self) -> _Summary:
+        """The deployment as it was built (its mail transport made, to check it)."""
+        deployment = self.deployment()
+        settings = deployment.settings
+        if deployment.transport is not None:
+            mail: str | None = type(deployment.transport).__name__
+        elif settings is not None and settings.mail.transport is not None:
+            deployment.mail_transport()
+            mail = settings.mail.transport_type
+        else:
+            mail = None
+        if deployment.onboarding.limiter is None:
+            rate_limits = "off"
+        else:
+            rate_limits = settings.rate_limit_backend if settings is not None else "on"
+        source = settings.source if settings is not None else None
+        return _Summary(
+            source=str(source) if source else "(given by the framework)",
+            source_path=str(source) if source else None,
+            database=deployment.store_label,
+            tenants=deployment.tenants,
+            mail_transport=mail,
+            rate_limits=rate_limits,
+        )
+
+    def close(self) -> None:
+        """Release what this context made (nothing: a given deployment is the host's)."""
+
+
+class _SettingsFile(_Context):
+    """The console script's deployment, built from the settings file on first use and closed at
+    the end, so that ``config validate`` touches no database."""
+
+    def __init__(
+        self, args: argparse.Namespace, environ: Mapping[str, str], clock: Clock, *, stdin: TextIO
+    ) -> None:
+        super().__init__(None, stdin=stdin)
         self._args = args
         self._environ = environ
-        self.clock = clock
+        self._clock = clock
         self._settings: Settings | None = None
         self._store: SqlStore | None = None
-        self._plugins: Plugins | None = None
-        self._onboarding: Onboarding | None = None
 
     @property
     def settings(self) -> Settings:
@@ -269,57 +341,53 @@ class _Deployment:
             self._settings = settings
         return self._settings
 
-    @property
-    def plugins(self) -> Plugins:
-        if self._plugins is None:
-            self._plugins = build_plugins()
-        return self._plugins
-
-    def store(self, *, migrate: bool | None = None) -> SqlStore:
-        if self._store is None:
-            self._store = build_store(self.settings, migrate=migrate)
-        return self._store
-
-    @property
-    def onboarding(self) -> Onboarding:
-        if self._onboarding is None:
-            self._onboarding = build_onboarding(
-                self.settings, plugins=self.plugins, clock=self.clock, store=self.store()
+    def deployment(self, *, migrate: bool | None = None) -> Deployment:
+        if self._deployment is None:
+            settings = self.settings
+            self._store = build_store(settings, migrate=migrate)
+            onboarding = build_onboarding(
+                settings, plugins=build_plugins(), clock=self._clock, store=self._store
             )
-        return self._onboarding
+            self._deployment = Deployment(onboarding, settings=settings)
+        return self._deployment
 
-    def account(self, account_id: str, tenant: str | None = None) -> Account:
-        """The account with this id (in ``tenant`` when given), or :class:`AccountNotFound`."""
-        if tenant is not None:
-            self.settings.tenants.get_tenant(tenant)
-        if not account_id or len(account_id) > _MAX_ID_LENGTH:
-            raise AccountNotFound()
-        account = self.store().atomic(lambda tx: tx.account(account_id))
-        if account is None or (tenant is not None and account.tenant != tenant):
-            raise AccountNotFound()
-        return account
+    def summary(self) -> _Summary:
+        """The settings alone: checking them opens no database."""
+        settings = self.settings
+        if settings.mail.transport is not None:
+            # A plugin's transport type is known only once the plugins are loaded.
+            build_transport(settings, build_plugins())
+        return _Summary(
+            source=str(settings.source) if settings.source else "(mapping)",
+            source_path=str(settings.source) if settings.source else None,
+            database=redacted_url(settings.database_url),
+            tenants=settings.tenants,
+            mail_transport=settings.mail.transport_type,
+            rate_limits=settings.rate_limit_backend,
+        )
 
     def close(self) -> None:
-        if self._onboarding is not None:
-            self._onboarding.close()
+        if self._deployment is not None:
+            self._deployment.onboarding.close()
         if self._store is not None:
             self._store.dispose()
 
 
 # -- commands ----------------------------------------------------------------------------------
 
-Handler = Callable[[argparse.Namespace, _Deployment, TextIO], int]
+Handler = Callable[[argparse.Namespace, _Context, TextIO], int]
 
 
 def _write(out: TextIO, text: str) -> None:
     out.write(text + "\n")
 
 
-def cmd_pending(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
-    tenants = [args.tenant] if args.tenant else list(deployment.settings.tenants)
+def cmd_pending(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
+    deployment = context.deployment()
+    tenants = [args.tenant] if args.tenant else list(deployment.tenants)
     accounts: list[Account] = []
     for tenant in tenants:
-        deployment.settings.tenants.get_tenant(tenant)
+        deployment.tenants.get_tenant(tenant)
         accounts.extend(
             deployment.onboarding.pending_reviews(tenant, limit=args.limit, offset=args.offset)
         )
@@ -345,15 +413,15 @@ def cmd_pending(args: argparse.Namespace, deployment: _Deployment, out: TextIO) 
     return EXIT_OK
 
 
-def cmd_show(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
-    account = deployment.account(args.account_id, args.tenant)
+def cmd_show(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
+    account = context.account(args.account_id, args.tenant)
     _write(out, _dump(account_as_dict(account)) if args.json else _describe_account(account))
     return EXIT_OK
 
 
-def cmd_approve(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
-    account = deployment.account(args.account_id, args.tenant)
-    approved = deployment.onboarding.approve(
+def cmd_approve(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
+    account = context.account(args.account_id, args.tenant)
+    approved = context.deployment().onboarding.approve(
         account.tenant,
         account.id,
         reviewer=args.reviewer,
@@ -368,9 +436,9 @@ def cmd_approve(args: argparse.Namespace, deployment: _Deployment, out: TextIO) 
     return EXIT_OK
 
 
-def cmd_reject(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
-    account = deployment.account(args.account_id, args.tenant)
-    rejected = deployment.onboarding.reject(
+def cmd_reject(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
+    account = context.account(args.account_id, args.tenant)
+    rejected = context.deployment().onboarding.reject(
         account.tenant, account.id, reviewer=args.reviewer, reason=args.reason
     )
     if args.json:
@@ -380,8 +448,9 @@ def cmd_reject(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -
     return EXIT_OK
 
 
-def cmd_invite(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
-    deployment.settings.tenants.get_tenant(args.tenant)
+def cmd_invite(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
+    deployment = context.deployment()
+    deployment.tenants.get_tenant(args.tenant)
     deployment.onboarding.invite(
         args.tenant,
         args.email,
@@ -394,12 +463,11 @@ def cmd_invite(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -
     return EXIT_OK
 
 
-def cmd_resend(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
-    tenant = deployment.settings.tenants.get_tenant(args.tenant)
+def cmd_resend(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
+    deployment = context.deployment()
+    tenant = deployment.tenants.get_tenant(args.tenant)
     address = parse_email(args.email)
-    account = deployment.store().atomic(
-        lambda tx: tx.account_by_email(tenant.id, address.canonical)
-    )
+    account = deployment.store.atomic(lambda tx: tx.account_by_email(tenant.id, address.canonical))
     onboarding = deployment.onboarding
     if account is None:
         raise NothingToResend(tenant=tenant.id)
@@ -437,9 +505,10 @@ def _read_password(args: argparse.Namespace, stdin: TextIO) -> str:
     return password
 
 
-def cmd_account_create(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
-    deployment.settings.tenants.get_tenant(args.tenant)
-    password = _read_password(args, sys.stdin)
+def cmd_account_create(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
+    deployment = context.deployment()
+    deployment.tenants.get_tenant(args.tenant)
+    password = _read_password(args, context.stdin)
     account = deployment.onboarding.create_account(
         args.tenant,
         args.email,
@@ -463,8 +532,9 @@ def cmd_account_create(args: argparse.Namespace, deployment: _Deployment, out: T
     return EXIT_OK
 
 
-def cmd_partner_create(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
-    deployment.settings.tenants.get_tenant(args.tenant)
+def cmd_partner_create(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
+    deployment = context.deployment()
+    deployment.tenants.get_tenant(args.tenant)
     expires_at = deployment.clock() + args.expires_in * DAY if args.expires_in is not None else None
     registry = deployment.onboarding.partner_registry
     partner, code = registry.create(
@@ -489,9 +559,10 @@ def cmd_partner_create(args: argparse.Namespace, deployment: _Deployment, out: T
     return EXIT_OK
 
 
-def cmd_consents_export(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+def cmd_consents_export(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
     # No look-up of the account first: the proof of an erased account's consents stays exportable.
-    deployment.settings.tenants.get_tenant(args.tenant)
+    deployment = context.deployment()
+    deployment.tenants.get_tenant(args.tenant)
     if not args.account_id or len(args.account_id) > _MAX_ID_LENGTH:
         raise AccountNotFound()
     exported = deployment.onboarding.export_consents(args.tenant, args.account_id)
@@ -499,17 +570,17 @@ def cmd_consents_export(args: argparse.Namespace, deployment: _Deployment, out: 
     return EXIT_OK
 
 
-def cmd_erase(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+def cmd_erase(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
     if not args.yes:
         raise _UsageError(_EraseNotConfirmed())
-    account = deployment.account(args.account_id, args.tenant)
-    deployment.onboarding.erase(account.tenant, account.id, actor=args.actor)
+    account = context.account(args.account_id, args.tenant)
+    context.deployment().onboarding.erase(account.tenant, account.id, actor=args.actor)
     _write(out, f"Erased {account.id}; the consent proof stays in pseudonymous form.")
     return EXIT_OK
 
 
-def cmd_purge(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
-    report = deployment.onboarding.purge()
+def cmd_purge(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
+    report = context.deployment().onboarding.purge()
     data = attrs.asdict(report) if attrs.has(type(report)) else dict(vars(report))
     if args.json:
         _write(out, _dump(data))
@@ -518,18 +589,15 @@ def cmd_purge(args: argparse.Namespace, deployment: _Deployment, out: TextIO) ->
     return EXIT_OK
 
 
-def cmd_outbox_deliver(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+def cmd_outbox_deliver(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
     from onboardkit.outbox import DeliveryReport
 
-    settings = deployment.settings
-    transport = build_transport(settings, deployment.plugins)
-    worker = build_outbox_worker(
-        settings, deployment.store(), transport=transport, clock=deployment.clock
-    )
+    deployment = context.deployment()
+    worker = deployment.outbox_worker()
     if args.loop:
         stop = threading.Event()
         with _stop_on_signals(stop):
-            report = worker.run(stop, idle_sleep=settings.mail.idle_sleep)
+            report = worker.run(stop, idle_sleep=deployment.idle_sleep)
     else:
         report = DeliveryReport()
         # Everything due now, batch by batch; a failed mail is due again only later, so this ends.
@@ -546,7 +614,7 @@ def cmd_outbox_deliver(args: argparse.Namespace, deployment: _Deployment, out: T
     return EXIT_OK
 
 
-@contextmanager
+@contextlib.contextmanager
 def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -567,30 +635,27 @@ def _stop_signals() -> tuple[signal.Signals, ...]:
     return (signal.SIGINT, signal.SIGTERM)
 
 
-def cmd_keys_rotate(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
+def cmd_keys_rotate(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
     from onboardkit.keys import rotate_signing_keys
 
-    keep = args.keep if args.keep is not None else deployment.settings.keep_keys
-    kid = rotate_signing_keys(deployment.store(), deployment.clock, keep=keep)
+    deployment = context.deployment()
+    keep = args.keep if args.keep is not None else deployment.keep_keys
+    kid = rotate_signing_keys(deployment.store, deployment.clock, keep=keep)
     _write(out, kid)
     return EXIT_OK
 
 
-def cmd_config_validate(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
-    if args.path is not None:
+def cmd_config_validate(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
+    if getattr(args, "path", None) is not None:
         args.config = args.path
-    settings = deployment.settings
-    if settings.mail.transport is not None:
-        # A plugin's transport type is known only once the plugins are loaded.
-        build_transport(settings, deployment.plugins)
-    tenants = settings.tenants
-    transport = settings.mail.transport_type or "no transport (mail waits in the outbox)"
+    summary = context.summary()
+    tenants = summary.tenants
     lines = [
-        f"configuration ok: {settings.source if settings.source else '(mapping)'}",
-        f"database:     {redacted_url(settings.database_url)}",
+        f"configuration ok: {summary.source}",
+        f"database:     {summary.database}",
         f"tenants:      {len(tenants)} ({', '.join(tenants)})",
-        f"mail:         {transport}",
-        f"rate limits:  {settings.rate_limit_backend}",
+        f"mail:         {summary.mail_transport or 'no transport (mail waits in the outbox)'}",
+        f"rate limits:  {summary.rate_limits}",
     ]
     for tenant in tenants.values():
         flows = ", ".join(sorted(flow.value for flow in tenant.flows))
@@ -598,11 +663,11 @@ def cmd_config_validate(args: argparse.Namespace, deployment: _Deployment, out: 
         lines.append(f"  {tenant.id}: {_safe(tenant.name)} [{flows}; {review}]")
     if args.json:
         data = {
-            "source": str(settings.source) if settings.source else None,
-            "database": redacted_url(settings.database_url),
+            "source": summary.source_path,
+            "database": summary.database,
             "tenants": list(tenants),
-            "mail_transport": settings.mail.transport_type,
-            "rate_limit_backend": settings.rate_limit_backend,
+            "mail_transport": summary.mail_transport,
+            "rate_limit_backend": summary.rate_limits,
         }
         _write(out, _dump(data))
     else:
@@ -610,26 +675,33 @@ def cmd_config_validate(args: argparse.Namespace, deployment: _Deployment, out: 
     return EXIT_OK
 
 
-def cmd_migrate(args: argparse.Namespace, deployment: _Deployment, out: TextIO) -> int:
-    store = deployment.store(migrate=True)
-    revision = store.schema_revision()
-    _write(out, f"{redacted_url(deployment.settings.database_url)} is at revision {revision}.")
+def cmd_migrate(args: argparse.Namespace, context: _Context, out: TextIO) -> int:
+    # Built unmigrated: migrating is this command's own work, once.
+    deployment = context.deployment(migrate=False)
+    revision = deployment.migrate()
+    _write(out, f"{deployment.store_label} is at revision {revision}.")
     return EXIT_OK
 
 
 # -- the parser --------------------------------------------------------------------------------
 
 
-def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+def _add_global_options(
+    parser: argparse.ArgumentParser, *, defaults: bool, settings_file: bool
+) -> None:
     # Accepted before and after the command; after it, only when given (SUPPRESS keeps the
     # value given before the command).
     default = None if defaults else argparse.SUPPRESS
-    parser.add_argument(
-        "--config", metavar="PATH", default=default, help="the settings file (TOML)"
-    )
-    parser.add_argument(
-        "--database", metavar="URL", default=default, help="the database URL, over the settings"
-    )
+    if settings_file:
+        parser.add_argument(
+            "--config", metavar="PATH", default=default, help="the settings file (TOML)"
+        )
+        parser.add_argument(
+            "--database",
+            metavar="URL",
+            default=default,
+            help="the database URL, over the settings",
+        )
     parser.add_argument(
         "--locale",
         metavar="LANG",
@@ -638,9 +710,9 @@ def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
     )
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(*, settings_file: bool) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    _add_global_options(common, defaults=False)
+    _add_global_options(common, defaults=False, settings_file=settings_file)
     return common
 
 
@@ -671,15 +743,22 @@ def _offset(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``onboardkit`` argument parser with every command."""
-    common = _common()
+def build_parser(
+    prog: str = "onboardkit", *, settings_file: bool = True
+) -> argparse.ArgumentParser:
+    """The ``onboardkit`` argument parser with every command.
+
+    :param prog: The program name that usage and help show (``"manage.py onboardkit"``).
+    :param settings_file: Whether the deployment comes from a settings file (``--config``,
+        ``--database``, ``config validate PATH``); ``False`` for a deployment a framework built.
+    """
+    common = _common(settings_file=settings_file)
     parser = argparse.ArgumentParser(
-        prog="onboardkit",
+        prog=prog,
         description="Operate onboardkit: review registrations, invite, manage partner codes, "
         "deliver mail, rotate keys, migrate the database.",
     )
-    _add_global_options(parser, defaults=True)
+    _add_global_options(parser, defaults=True, settings_file=settings_file)
     parser.add_argument("--version", action="version", version=f"onboardkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -847,7 +926,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = command(
         config_commands, "validate", cmd_config_validate, "check the settings and tenants"
     )
-    validate.add_argument("path", nargs="?", metavar="PATH", help="the file to check")
+    if settings_file:
+        validate.add_argument("path", nargs="?", metavar="PATH", help="the file to check")
     json_option(validate)
 
     command(commands, "migrate", cmd_migrate, "bring the database tables up to date")
@@ -886,24 +966,54 @@ def main(
     *,
     environ: Mapping[str, str] | None = None,
     clock: Clock = system_clock,
+    deployment: Deployment | None = None,
+    prog: str | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    stdin: TextIO | None = None,
 ) -> int:
-    """Run one command; returns the exit code (0 done, 1 refused, 2 usage or configuration)."""
+    """Run one command; returns the exit code (0 done, 1 refused, 2 usage or configuration).
+
+    Never calls :func:`sys.exit`, so a framework's command runner can call it and exit with the
+    code its own way.
+
+    :param argv: The arguments after the program name; by default ``sys.argv[1:]``.
+    :param environ: Where ``ONBOARDKIT_*`` settings and ``LANG`` are read; by default
+        ``os.environ``.
+    :param clock: The time source of a deployment built from the settings file (a given
+        deployment's service has its own).
+    :param deployment: A deployment the host built (:class:`onboardkit.deployment.Deployment`);
+        the commands then work on it, ``--config`` and ``--database`` do not exist, and nothing
+        of it is closed at the end. By default the settings file's deployment.
+    :param prog: The program name usage and help show, such as ``"manage.py onboardkit"``.
+    :param stdout: Where results go; by default ``sys.stdout``.
+    :param stderr: Where errors and usage go; by default ``sys.stderr``.
+    :param stdin: Where ``account create --password-stdin`` reads; by default ``sys.stdin``.
+    """
     env = os.environ if environ is None else environ
-    parser = build_parser()
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    parser = build_parser(prog or "onboardkit", settings_file=deployment is None)
     try:
-        args = parser.parse_args(argv)
+        # argparse writes help, version and usage errors to sys.stdout and sys.stderr.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     locale = _locale(args, env)
-    out, err = sys.stdout, sys.stderr
-    deployment = _Deployment(args, env, clock)
+    given = stdin if stdin is not None else sys.stdin
+    context = (
+        _Context(deployment, stdin=given)
+        if deployment is not None
+        else _SettingsFile(args, env, clock, stdin=given)
+    )
     try:
         handler: Handler = args.handler
-        return handler(args, deployment, out)
+        return handler(args, context, out)
     except _UsageError as usage:
         _report(usage.error, locale, err)
         return EXIT_USAGE
-    except ConfigurationError as error:
+    except (ConfigurationError, MigrationsElsewhere) as error:
         _report(error, locale, err)
         return EXIT_USAGE
     except OnboardkitError as error:
@@ -915,4 +1025,4 @@ def main(
     except KeyboardInterrupt:
         return 130
     finally:
-        deployment.close()
+        context.close()

@@ -66,6 +66,7 @@ LOGIN_REJECTED = message("login.rejected", "Your registration was not approved."
 LOGIN_DISABLED = message(
     "login.disabled", "This account is disabled. Please contact the support team."
 )
+CURRENT_PASSWORD_WRONG = message("password.current_wrong", "This is not your current password.")
 
 CONSENT_NOTHING_CHOSEN = message(
     "consent.nothing_chosen", "Please tick the consents you want to give."

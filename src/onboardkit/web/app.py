@@ -10,6 +10,7 @@ headers and cookies. A framework plugin only translates its request into a
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import os
 import re
@@ -42,7 +43,13 @@ from onboardkit.web.requests import MAX_BODY_BYTES, WebRequest
 from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route, match
 from onboardkit.web.sessions import COOKIE as SESSION_COOKIE
-from onboardkit.web.sessions import SessionCookies
+from onboardkit.web.sessions import (
+    SESSION_MODES,
+    HostSession,
+    SessionCookies,
+    SignedIn,
+    SignedOut,
+)
 from onboardkit.web.statuses import refusal_status, status_for
 from onboardkit.web.texts import (
     BODY_TOO_LARGE,
@@ -79,6 +86,8 @@ API_CSP: Final = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 #: Tenant ids the pages can serve, and the ids their own paths take.
 TENANT_SEGMENT: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 RESERVED_TENANT_IDS: Final = frozenset({"static", "mail", "api"})
+#: Account ids are 32 hex digits; anything much longer is no account's.
+_MAX_ACCOUNT_ID: Final = 128
 
 _ISSUE_SCHEMA: Final = {
     "type": "object",
@@ -141,6 +150,16 @@ class OnboardingWeb:
     :param show_outbox: Serve ``/mail``, a page listing every mail in the outbox. For demos and
         development only: it shows every link that was mailed.
     :param list_tenants: Serve ``/``, a page linking to every tenant (demos).
+    :param sessions: Who keeps the sign-in. ``"cookie"`` (the default): onboardkit's own
+        signed session cookie, for apps without sessions of their own (the demo). ``"host"``:
+        the host application's session. onboardkit then sets no session cookie; an answer that
+        signs a person in or out says so in ``WebResponse.session``, the plugin calls the
+        framework's login or logout, and hands the host session back as
+        ``WebRequest.session`` (see :mod:`onboardkit.web.sessions`).
+    :param propagate_exceptions: Let an unexpected exception (a bug, a database that went
+        away) leave :meth:`handle`, so the framework's debug page and error reporting see it,
+        instead of answering onboardkit's own 500 page. onboardkit's typed errors are always
+        answered (see :func:`onboardkit.web.error_response` for host views).
     """
 
     def __init__(
@@ -153,9 +172,13 @@ class OnboardingWeb:
         template_folders: Iterable[str | Path] = (),
         show_outbox: bool = False,
         list_tenants: bool = False,
+        sessions: str = "cookie",
+        propagate_exceptions: bool = False,
     ) -> None:
         if not isinstance(secret, bytes) or len(secret) < 32:
             raise ConfigurationError(key="secret_key", reason="expected at least 32 random bytes")
+        if sessions not in SESSION_MODES:
+            raise ConfigurationError(key="sessions", reason="must be 'cookie' or 'host'")
         for tenant_id in onboarding.tenants:
             if tenant_id in RESERVED_TENANT_IDS or not TENANT_SEGMENT.match(tenant_id):
                 raise ConfigurationError(
@@ -168,6 +191,9 @@ class OnboardingWeb:
         self.sessions = SessionCookies(
             _derive(secret, b"onboardkit web: sessions v1"), max_age=session_max_age
         )
+        #: ``"cookie"`` or ``"host"``: who keeps the sign-in.
+        self.session_mode = sessions
+        self.propagate_exceptions = propagate_exceptions
         self.is_reviewer = is_reviewer or _listed_reviewer
         self.show_outbox = show_outbox
         self.list_tenants = list_tenants
@@ -217,11 +243,26 @@ class OnboardingWeb:
             self._check(exchange, route)
             response = route.handler(exchange)
         except OnboardkitError as error:
-            response = self.error_response(exchange, error)
+            response = self._refusal(exchange, error)
         except Exception:
+            if self.propagate_exceptions:
+                raise
             log.exception("onboardkit web: %s %s failed", request.method, request.path[:200])
-            response = self.error_response(exchange, WebError(500, INTERNAL))
+            response = self._refusal(exchange, WebError(500, INTERNAL))
         return self._finish(exchange, response)
+
+    def _refusal(self, exchange: Exchange, error: OnboardkitError) -> WebResponse:
+        """The error answer; should rendering it fail too (a broken template folder), a plain
+        page that needs no template."""
+        try:
+            return self.error_response(exchange, error)
+        except Exception:
+            if self.propagate_exceptions:
+                raise
+            log.exception("onboardkit web: the error page for %s failed", error.code)
+        text = html.escape(exchange.text(INTERNAL.code))
+        body = f"<!doctype html><title>{text}</title><p>{text}</p>".encode()
+        return WebResponse(500, (("content-type", "text/html; charset=utf-8"),), body)
 
     # -- checks ---------------------------------------------------------------------------------
 
@@ -245,19 +286,62 @@ class OnboardingWeb:
     # -- sign-in and reviewers -------------------------------------------------------------------
 
     def signed_in(self, exchange: Exchange) -> Account | None:
-        """The account of the request's session cookie, when it is valid and active."""
+        """The account signed in to the request's tenant, when its session is valid.
+
+        A host session that no longer holds (a new password, a disabled or erased account)
+        counts as signed out, and the answer tells the plugin so (``SignedOut``).
+        """
         tenant = exchange.tenant
         if tenant is None:
             return None
-        value = exchange.request.cookies.get(SESSION_COOKIE)
+        request = exchange.request
+        if self.session_mode == "host":
+            session = request.session
+            if session is None or session.tenant != tenant.id:
+                return None
+            account = self.session_account(session)
+            if account is None and exchange.session_change is None:
+                exchange.session_change = SignedOut(tenant.id, _bounded_id(session.account_id))
+            return account
+        value = request.cookies.get(SESSION_COOKIE)
         claims = self.sessions.claims(value, tenant.id, self.onboarding.clock())
         if claims is None or value is None:
             return None
-        try:
-            account = self.onboarding.account(tenant.id, claims.account_id)
-        except AccountNotFound:
+        account = self._account(tenant.id, claims.account_id)
+        if account is None:
             return None
         return account if self.sessions.verify(value, account) else None
+
+    def session_account(self, session: HostSession) -> Account | None:
+        """The account a host session signs in, or ``None`` when that session has ended.
+
+        For the host's own request handling (an authentication backend's ``get_user``, a
+        user loader): a session whose verifier no longer matches (the password changed, the
+        account was disabled or erased) is over.
+        """
+        if not isinstance(session, HostSession):
+            return None
+        if not isinstance(session.account_id, str) or not isinstance(session.tenant, str):
+            return None
+        if session.tenant not in self.onboarding.tenants:
+            return None
+        account = self._account(session.tenant, session.account_id)
+        if account is None or not self.sessions.check_host_session(session, account):
+            return None
+        return account
+
+    def session_verifier(self, account: Account) -> str:
+        """The verifier a host session of ``account`` keeps (see ``SignedIn.verifier``): after
+        the account's password changed, hand the new one to the session that changed it."""
+        return self.sessions.verifier(account)
+
+    def _account(self, tenant_id: str, account_id: str) -> Account | None:
+        if not account_id or len(account_id) > _MAX_ACCOUNT_ID:
+            return None
+        try:
+            return self.onboarding.account(tenant_id, account_id)
+        except AccountNotFound:
+            return None
 
     def reviewer(self, exchange: Exchange) -> str | None:
         """Who reviews, for this request: the host's answer, or the signed-in reviewer."""
@@ -279,19 +363,31 @@ class OnboardingWeb:
         raise WebError(403, REVIEWER_REQUIRED)
 
     def sign_in(self, exchange: Exchange, account: Account) -> None:
-        """Set the session cookie for ``account``; a new CSRF cookie comes with it."""
-        exchange.set_cookie(
-            SESSION_COOKIE,
-            self.sessions.value(account, self.onboarding.clock()),
-            path=exchange.url("/") if exchange.tenant else "/",
-            max_age=self.sessions.max_age,
+        """Sign ``account`` in: the session cookie in cookie mode, a ``SignedIn`` for the
+        host in host mode; a new CSRF cookie comes with either."""
+        exchange.session_change = SignedIn(
+            account.tenant, account.id, self.sessions.verifier(account)
         )
+        if self.session_mode == "cookie":
+            exchange.set_cookie(
+                SESSION_COOKIE,
+                self.sessions.value(account, self.onboarding.clock()),
+                path=exchange.url("/") if exchange.tenant else "/",
+                max_age=self.sessions.max_age,
+            )
         exchange.csrf_cookie = CsrfGuard.new_cookie()
         exchange.cookies = [c for c in exchange.cookies if not c.startswith(f"{CSRF_COOKIE}=")]
         exchange.set_cookie(CSRF_COOKIE, exchange.csrf_cookie, path=exchange.root + "/")
 
     def sign_out(self, exchange: Exchange) -> None:
-        exchange.set_cookie(SESSION_COOKIE, "", path=exchange.url("/"), max_age=0)
+        """End the request's sign-in: the cookie in cookie mode; a ``SignedOut`` either way."""
+        assert exchange.tenant is not None
+        account = exchange.account()
+        exchange.session_change = SignedOut(
+            exchange.tenant.id, account.id if account is not None else None
+        )
+        if self.session_mode == "cookie":
+            exchange.set_cookie(SESSION_COOKIE, "", path=exchange.url("/"), max_age=0)
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -366,7 +462,7 @@ class OnboardingWeb:
         headers.extend(SECURITY_HEADERS)
         headers.extend(("set-cookie", cookie) for cookie in exchange.cookies)
         body = b"" if exchange.request.method == "HEAD" else response.body
-        return WebResponse(response.status, tuple(headers), body)
+        return WebResponse(response.status, tuple(headers), body, session=exchange.session_change)
 
 
 @functools.lru_cache(maxsize=64)
@@ -391,6 +487,12 @@ def _page_templates(folders: tuple[str, ...]) -> jinja2.Environment:
 
 def _utc_time(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def _bounded_id(account_id: object) -> str | None:
+    if isinstance(account_id, str) and 0 < len(account_id) <= _MAX_ACCOUNT_ID:
+        return account_id
+    return None
 
 
 def _listed_reviewer(tenant: Tenant, account: Account) -> bool:

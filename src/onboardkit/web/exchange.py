@@ -16,6 +16,7 @@ from onboardkit.web import csrf
 from onboardkit.web.requests import WebRequest
 from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route
+from onboardkit.web.sessions import SessionChange
 from onboardkit.web.texts import (
     FORM_INVALID,
     JSON_INVALID,
@@ -43,11 +44,16 @@ class WebError(OnboardkitError):
 
 
 def negotiate_locale(request: WebRequest, tenant: Tenant | None) -> str:
-    """The page language: ``?lang=``, then the language cookie, then ``Accept-Language`` (by
-    quality), then the tenant's default."""
+    """The page language: ``?lang=``, then the language cookie (both are the person's explicit
+    choice on these pages), then the host's choice (``WebRequest.locale``), then
+    ``Accept-Language`` (by quality), then the tenant's default."""
     for choice in (request.query_value("lang"), request.cookies.get(LANGUAGE_COOKIE)):
         if choice in SUPPORTED_LOCALES:
             return choice
+    if request.locale:
+        host_choice = request.locale.strip().replace("_", "-").split("-", 1)[0].lower()
+        if host_choice in SUPPORTED_LOCALES:
+            return host_choice
     header = request.header("accept-language") or ""
     ranked: list[tuple[float, int, str]] = []
     for index, item in enumerate(header.split(",")[:32]):
@@ -120,6 +126,8 @@ class Exchange:
                 LANGUAGE_COOKIE, chosen, path=self.root + "/", max_age=365 * 86400, http_only=False
             )
         self.route: Route | None = None
+        #: Whether the answer signs a person in or out (see ``WebResponse.session``).
+        self.session_change: SessionChange | None = None
         self._form: dict[str, object] | None = None
         self._account: tuple[Account | None] | None = None
 

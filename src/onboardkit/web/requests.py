@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl
 
 import attrs
 
+from onboardkit.web.sessions import HostSession
+
 __all__ = ["MAX_BODY_BYTES", "WebRequest", "parse_cookies"]
 
 #: The largest request body the web layer reads (bytes); a plugin should stop reading beyond it
@@ -76,6 +78,12 @@ class WebRequest:
         ``None`` then means "not a reviewer". Without ``reviewer_given`` the core decides from
         its own sign-in (see :class:`onboardkit.web.OnboardingWeb`).
     :param body_too_large: The plugin stopped reading a body larger than the limit.
+    :param session: In host session mode: who the host's session says is signed in (what the
+        plugin kept of a :class:`~onboardkit.web.SignedIn`); ignored in cookie mode.
+    :param locale: The language the host chose for this request (Django's
+        ``request.LANGUAGE_CODE``, Flask-Babel's ``get_locale()``): it wins over
+        ``Accept-Language``; only a choice the person made with the pages' language switcher
+        (``?lang=`` and the cookie it sets) wins over it. Unsupported languages are ignored.
     """
 
     method: str = attrs.field(converter=_upper)
@@ -89,6 +97,8 @@ class WebRequest:
     reviewer: str | None = None
     reviewer_given: bool = False
     body_too_large: bool = False
+    session: HostSession | None = None
+    locale: str | None = None
     cookies: Mapping[str, str] = attrs.field(init=False)
 
     @cookies.default

@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from onboardkit.web.sessions import SessionChange
+
 __all__ = ["WebResponse"]
 
 
@@ -14,12 +16,16 @@ __all__ = ["WebResponse"]
 class WebResponse:
     """One HTTP response, complete: status, every header (``Set-Cookie`` lines included) and body.
 
-    A plugin copies all three as they are; it adds nothing and drops nothing.
+    A plugin copies all three as they are; it adds nothing and drops nothing. ``session`` tells
+    it whether the answer signed a person in or out (:class:`~onboardkit.web.SignedIn`,
+    :class:`~onboardkit.web.SignedOut`): in host session mode the plugin then calls the
+    framework's own login or logout.
     """
 
     status: int
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    session: SessionChange | None = None
 
     def header(self, name: str) -> str | None:
         """The first header called ``name`` (case-insensitive)."""

@@ -1,7 +1,9 @@
-"""Which HTTP status each error gets, for pages and API alike."""
+"""Which HTTP status each error gets, for pages and API alike, and the JSON answer to an error
+that host views share."""
 
 from __future__ import annotations
 
+import json
 from typing import Final
 
 from onboardkit.accounts import InvalidTransition
@@ -25,8 +27,9 @@ from onboardkit.ratelimits import RateLimitBackendError, RateLimited
 from onboardkit.storage import Conflict
 from onboardkit.tenants import UnknownTenant
 from onboardkit.web.exchange import Exchange, WebError
+from onboardkit.web.responses import WebResponse
 
-__all__ = ["refusal_status", "status_for"]
+__all__ = ["error_response", "refusal_status", "status_for"]
 
 _STATUS: Final[tuple[tuple[type[OnboardkitError], int], ...]] = (
     (WebError, 400),  # its own status wins, see status_for
@@ -67,3 +70,28 @@ def refusal_status(exchange: Exchange, error: OnboardkitError) -> int:
     if isinstance(error, RateLimited):
         exchange.headers.append(("retry-after", str(error.params["retry_after"])))
     return status_for(error)
+
+
+def error_response(error: OnboardkitError, *, locale: str | None = "en") -> WebResponse:
+    """The JSON API's answer to ``error``, for a host's own views and exception handlers.
+
+    The status comes from :func:`status_for`, the body is the API's error body
+    (``{"error": {"code": ..., "message": ..., "params": ...}}``, the message in ``locale``),
+    and a rate-limited answer carries ``Retry-After``: a host endpoint that calls the service
+    answers exactly like onboardkit's own API does::
+
+        try:
+            onboarding.invite(tenant, form, invited_by=user.email)
+        except OnboardkitError as error:
+            answer = error_response(error, locale=request.LANGUAGE_CODE)
+    """
+    headers: list[tuple[str, str]] = [
+        ("content-type", "application/json"),
+        ("cache-control", "no-store"),
+    ]
+    if isinstance(error, RateLimited):
+        headers.append(("retry-after", str(error.params["retry_after"])))
+    body = json.dumps(
+        {"error": error.as_dict(locale)}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    return WebResponse(status_for(error), tuple(headers), body)
