@@ -143,6 +143,14 @@ class InMemoryTransaction:
         self._consents = _InMemoryChains(tables)
         self._partner_codes = _InMemoryPartnerCodes(tables)
 
+    @property
+    def handle(self) -> InMemoryTransaction:
+        """The store's own handle on this step: the transaction itself, as there is no other.
+
+        Whatever a host writes through it commits with the step or is dropped with it.
+        """
+        return self
+
     # -- accounts ---------------------------------------------------------------------------------
 
     def account(self, account_id: str, *, for_update: bool = False) -> Account | None:
