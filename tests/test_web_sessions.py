@@ -18,7 +18,7 @@ from onboardkit.errors import ConfigurationError, ValidationError
 from onboardkit.onboarding import AccountNotFound
 from onboardkit.sqlstore import SqlStore
 from onboardkit.testing import FrozenClock, make_plugins
-from onboardkit.web import HostSession, SignedIn, SignedOut
+from onboardkit.web import HostSession, SignedIn, SignedOut, WebRequest
 from onboardkit.web.sessions import COOKIE
 from web_helpers import REVIEWER, REVIEWER_PASSWORD, Browser, Site, sign_in, site
 
@@ -298,3 +298,18 @@ def test_the_persons_explicit_choice_wins_over_the_hosts_language(host_web: Site
 def test_an_unsupported_host_language_falls_back(host_web: Site) -> None:
     browser = host_web.browser(headers={"accept-language": "de"}, locale="fr")
     assert host_web.says(browser.get("/pim/login"), "page.login.title", "de")
+
+
+def test_signed_in_account_answers_for_a_hosts_own_view(web: Site) -> None:
+    account = _active(web)
+    browser = _signed_in_browser(web)
+    request = WebRequest(
+        "GET",
+        "/dashboard",
+        headers={"cookie": "; ".join(f"{k}={v}" for k, v in browser.cookies.items())},
+        session=browser.session,
+    )
+    assert web.web.signed_in_account(request, "pim") == account
+    assert web.web.signed_in_account(request, "dam") is None
+    assert web.web.signed_in_account(request, "no-such-tenant") is None
+    assert web.web.signed_in_account(WebRequest("GET", "/dashboard"), "pim") is None

@@ -11,7 +11,8 @@ Three kinds of hook:
   :func:`onboardkit_consent_recorded`, :func:`onboardkit_account_changed`.
 
 :func:`onboardkit_provision_account` is called for every implementation inside the step that
-activates an account; an implementation that raises rolls the step back.
+activates an account, with the step's transaction; an implementation that raises rolls the step
+back, with whatever the host wrote through that transaction.
 
 Hooks are always called with keyword arguments, and an implementation may accept fewer arguments
 than its spec, so adding an argument to a spec later never breaks a plugin.
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from onboardkit.fields import FieldSpec
     from onboardkit.partners import Partner
     from onboardkit.passwords import PasswordPolicy, PasswordRule
+    from onboardkit.storage import Transaction
     from onboardkit.tenants import Tenant
     from onboardkit.transports import Transport
 
@@ -141,15 +143,25 @@ def onboardkit_account_changed(event: AccountEvent) -> None:
 
 
 @hookspec
-def onboardkit_provision_account(tenant: Tenant, account: Account) -> None:
+def onboardkit_provision_account(
+    tenant: Tenant, account: Account, transaction: Transaction
+) -> None:
     """Create the host's own user for an account that has just become active.
 
     Called for every implementation, inside the transaction that activates the account (approval
-    after review, confirmation without review, accepted invitation, completed sign-up). An
-    implementation that raises rolls the whole step back: the account stays where it was, no
-    mail goes out, and the caller gets ``account.provisioning_failed`` and can try again.
+    after review, confirmation without review, accepted invitation, completed sign-up). Write the
+    host's rows through ``transaction`` so they commit with the step: an implementation that
+    raises, or one called after it that raises, rolls the whole step back, the host's rows
+    included; the account stays where it was, no mail goes out, and the caller gets
+    ``account.provisioning_failed`` and can try again. (A write through another connection to
+    the same database would wait for the step's locks, and would outlive a rolled-back step.)
 
     :param tenant: The tenant's configuration.
     :param account: The account as it will be stored: status ``active``, roles, user type,
         organization or partner.
+    :param transaction: The step's transaction. Its ``handle`` is the store's own handle on it:
+        the SQLAlchemy ``Connection`` for :class:`~onboardkit.sqlstore.SqlStore` (a host's ORM
+        session joins it through :func:`onboardkit.sqlstore.joined_session`), the database
+        alias for a store on the Django ORM. An implementation that does not need it may leave
+        the argument out.
     """

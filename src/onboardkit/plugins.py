@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from onboardkit.fields import FieldSpec
     from onboardkit.partners import Partner
     from onboardkit.passwords import PasswordPolicy, PasswordRule
+    from onboardkit.storage import Transaction
     from onboardkit.tenants import Tenant
     from onboardkit.transports import Transport
 
@@ -185,6 +186,11 @@ class Plugins:
                     "onboardkit_account_changed of plugin %r raised", implementation.plugin_name
                 )
 
-    def provision_account(self, *, tenant: Tenant, account: Account) -> None:
-        """Let every plugin create its user; an exception propagates (the step rolls back)."""
-        self._hook.onboardkit_provision_account(tenant=tenant, account=account)
+    def provision_account(
+        self, *, tenant: Tenant, account: Account, transaction: Transaction
+    ) -> None:
+        """Let every plugin create its user in ``transaction``; an exception propagates (the step
+        rolls back)."""
+        self._hook.onboardkit_provision_account(
+            tenant=tenant, account=account, transaction=transaction
+        )

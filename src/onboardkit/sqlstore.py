@@ -11,6 +11,9 @@ One implementation for three databases, with the tables of :mod:`onboardkit.sche
 * **PostgreSQL** through psycopg 3 (``postgresql+psycopg://``).
 * **MariaDB** 10.6 or later through PyMySQL (``mysql+pymysql://``).
 
+``SqlStore(engine)`` adopts an engine the host made, with the same guarantees for onboardkit's
+transactions and without touching the host's own (see :class:`SqlStore`).
+
 PostgreSQL and MariaDB both run at ``READ COMMITTED``. MariaDB's default, ``REPEATABLE READ``,
 would let a step that lost a race keep reading its old snapshot, so a consent append that met a
 moved chain head would retry on the same stale head forever; with ``READ COMMITTED`` every
@@ -49,11 +52,13 @@ from sqlalchemy.pool import StaticPool
 from onboardkit import schema
 from onboardkit.accounts import UNCLAIMED, Account, AccountStatus, Organization
 from onboardkit.consent import GENESIS_HASH, ConsentRecord, StaleChainHead
-from onboardkit.errors import ConfigurationError
+from onboardkit.errors import ConfigurationError, message
 from onboardkit.partners import Partner, PartnerCodeRecord
 from onboardkit.storage import Conflict, OutboxMail, SigningKeyRow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from onboardkit.consent import ConsentStore
     from onboardkit.partners import PartnerCodeStore
     from onboardkit.storage import Store, Transaction
@@ -70,6 +75,9 @@ __all__ = [
     "alembic_options",
     "consent_record_from_row",
     "consent_record_values",
+    "host_include_name",
+    "host_include_object",
+    "joined_session",
     "mail_from_row",
     "mail_values",
     "organization_from_row",
@@ -105,6 +113,21 @@ _MYSQL_DUPLICATE_KEY = frozenset({1062, 1586})  # ER_DUP_ENTRY, ER_DUP_ENTRY_WIT
 _MYSQL_RETRYABLE = frozenset({1205, 1213})  # lock wait timeout, deadlock
 _SQLITE_UNIQUE = frozenset({1555, 2067})  # SQLITE_CONSTRAINT_PRIMARYKEY, _UNIQUE
 _SQLITE_RETRYABLE = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (primary codes)
+
+# An execution option that marks the engines SqlStore.from_url made: they carry onboardkit's
+# set-up already, where an engine the host made is adopted (see SqlStore.__init__).
+_OWN_ENGINE = "onboardkit_store_engine"
+
+CONNECTION_GIVEN = message(
+    "sqlstore.connection_given",
+    "is a SQLAlchemy Connection, but onboardkit runs every step in a transaction of its own, "
+    "which it commits, rolls back and runs again after a lost race; pass the Engine "
+    "(connection.engine) instead. A host's own writes join a step's transaction in the "
+    "provisioning hook.",
+)
+NOT_AN_ENGINE = message(
+    "sqlstore.not_an_engine", "must be a SQLAlchemy Engine, such as create_engine() makes"
+)
 
 _MAX_ERROR_LENGTH = 500
 _BACKOFF_BASE = 0.005
@@ -608,6 +631,12 @@ class SqlTransaction:
         """The SQLAlchemy connection, for a host's own statements in the same transaction."""
         return self._connection
 
+    @property
+    def handle(self) -> sa.Connection:
+        """The store's handle on this transaction: the SQLAlchemy connection (see
+        :attr:`onboardkit.storage.Transaction.handle` and :func:`joined_session`)."""
+        return self._connection
+
     # -- accounts ---------------------------------------------------------------------------------
 
     def _one_account(
@@ -793,6 +822,67 @@ class SqlTransaction:
         return self._partner_codes
 
 
+# -- a host's ORM session in a step's transaction -------------------------------------------------
+
+
+@contextlib.contextmanager
+def joined_session(
+    transaction: Transaction, factory: Callable[..., Session] | None = None, **options: Any
+) -> Iterator[Session]:
+    """A SQLAlchemy ORM session that writes in a step's transaction, for the provisioning hook::
+
+        @hookimpl
+        def onboardkit_provision_account(tenant, account, transaction):
+            with joined_session(transaction) as session:
+                session.add(User(email=account.email, roles=list(account.roles)))
+
+    The session is bound to the transaction's connection and keeps its work in a savepoint
+    (SQLAlchemy's ``join_transaction_mode="create_savepoint"``). When the block ends, the session
+    is flushed and the savepoint released, so its rows commit with the step or roll back with it,
+    also when a plugin called later fails. Inside the block, ``session.commit()`` releases the
+    savepoint only, never the step, and ``session.rollback()`` undoes the session's own work only.
+    An exception in the block discards the session's work and propagates, failing the step.
+
+    :param transaction: The step's transaction, as the hook receives it; a :class:`SqlStore`'s,
+        whose :attr:`~SqlTransaction.handle` is a SQLAlchemy ``Connection``.
+    :param factory: What makes the session: the host's ``sessionmaker`` (its options and session
+        class apply) or a ``Session`` subclass. It is called with ``bind``,
+        ``join_transaction_mode`` and ``options``. Default: :class:`sqlalchemy.orm.Session`
+        with ``expire_on_commit=False``, so the objects stay readable after the block.
+    :raises TypeError: when the transaction is not a SQL store's, or when the session class
+        chooses its engine itself rather than the given connection (Flask-SQLAlchemy's
+        ``db.session`` does; its models work with a plain ``Session``).
+    """
+    connection = transaction.handle
+    if not isinstance(connection, sa.Connection):
+        raise TypeError(
+            "joined_session() needs the transaction of a SqlStore, whose handle is a "
+            f"SQLAlchemy Connection, not {type(connection).__name__}"
+        )
+    if factory is None:
+        from sqlalchemy.orm import Session
+
+        factory = Session
+        options.setdefault("expire_on_commit", False)
+    session = factory(bind=connection, join_transaction_mode="create_savepoint", **options)
+    chosen = session.get_bind()
+    if chosen is not connection:
+        # Flask-SQLAlchemy's session class picks its engine itself and would write through a
+        # connection of its own: outside the step, and on SQLite waiting for the step's lock.
+        session.close()
+        raise TypeError(
+            f"joined_session() needs a session bound to the step's connection, but a "
+            f"{type(session).__module__}.{type(session).__qualname__} chooses "
+            f"{type(chosen).__name__} itself; use "
+            "sqlalchemy.orm.Session, or a sessionmaker of it, with the host's models"
+        )
+    try:
+        yield session
+        session.commit()  # releases the session's savepoint; the step commits later, or not
+    finally:
+        session.close()
+
+
 # -- stores that run each call in a transaction of their own --------------------------------------
 
 
@@ -893,6 +983,60 @@ def _sqlite_on_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _adopt(engine: sa.Engine) -> sa.Engine:
+    """onboardkit's view of an engine the host made: the same pool, onboardkit's options."""
+    options: dict[str, Any] = {}
+    if engine.dialect.name != "sqlite":
+        # Set on each connection as it is checked out for onboardkit and reset when it goes
+        # back to the pool: the host's own connections keep the host's isolation level.
+        options["isolation_level"] = "READ COMMITTED"
+    adopted = engine.execution_options(**options)
+    # Statement parameters hold mail bodies with their links: never in a log or an error text.
+    # An option engine keeps this flag of its own; the host's statements are unaffected.
+    adopted.hide_parameters = True
+    return adopted
+
+
+def _driver_connection(connection: sa.Connection) -> Any:
+    return connection.connection.driver_connection
+
+
+@contextlib.contextmanager
+def _foreign_keys_enforced(connection: sa.Connection) -> Iterator[None]:
+    """Foreign keys enforced on a host's SQLite connection for one transaction, then as before.
+
+    SQLite ignores the switch inside a transaction, so it is flipped before the transaction
+    begins and after it ended, on the driver's connection (no SQLAlchemy transaction opens).
+    """
+    driver = _driver_connection(connection)
+    cursor = driver.cursor()
+    try:
+        enforced = bool(cursor.execute("PRAGMA foreign_keys").fetchone()[0])
+        if not enforced:
+            cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+    try:
+        yield
+    finally:
+        if not enforced and not connection.invalidated:
+            try:
+                driver.execute("PRAGMA foreign_keys = OFF").close()
+            except sqlite3.Error:
+                # Never hand the host a connection in a state it did not choose.
+                connection.invalidate()
+
+
+def _begin_immediate(connection: sa.Connection) -> None:
+    """Take SQLite's write lock now, unless a ``begin`` listener of the host began already.
+
+    Without an explicit BEGIN, the driver would leave the step's savepoints outside any
+    transaction, and releasing one would commit it: a failed step would keep its rows.
+    """
+    if not getattr(_driver_connection(connection), "in_transaction", False):
+        _sqlite_on_begin(connection)
+
+
 def _is_memory_database(url: sa.URL) -> bool:
     database = url.database or ""
     return database in ("", ":memory:") or url.query.get("mode") == "memory"
@@ -912,34 +1056,89 @@ def alembic_options() -> dict[str, Any]:
     }
 
 
+def _table_of(item: Any, name: str | None, type_: str) -> str | None:
+    """The name of the table an object of an Alembic comparison is or belongs to, if any."""
+    if type_ == "table":
+        return name
+    table_name = getattr(getattr(item, "table", None), "name", None)
+    return table_name if isinstance(table_name, str) else None
+
+
 def _is_own_object(
     item: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any
 ) -> bool:
     # Hosts keep their own tables in the same database; migrations never touch those.
+    table = _table_of(item, name, type_)
     if type_ == "table":
-        return name is not None and name.startswith(TABLE_PREFIX)
-    table = getattr(item, "table", None)
-    table_name = getattr(table, "name", None)
-    return not isinstance(table_name, str) or table_name.startswith(TABLE_PREFIX)
+        return table is not None and table.startswith(TABLE_PREFIX)
+    return table is None or table.startswith(TABLE_PREFIX)
+
+
+def host_include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
+    """Alembic's ``include_name`` for a host's own migrations: leaves onboardkit's tables out.
+
+    Pass it with :func:`host_include_object` to ``context.configure`` in the host's ``env.py``,
+    so ``alembic revision --autogenerate`` neither reflects onboardkit's tables (every one named
+    ``onboardkit_...``, its version table ``onboardkit_alembic_version`` included) nor proposes
+    to drop them; :meth:`SqlStore.migrate` looks after those. Everything else is included.
+    """
+    if type_ == "table":
+        table = name
+    else:
+        found = parent_names.get("table_name")
+        table = found if isinstance(found, str) else None
+    return table is None or not table.startswith(TABLE_PREFIX)
+
+
+def host_include_object(
+    item: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's ``include_object`` for a host's own migrations: leaves onboardkit's tables out.
+
+    The counterpart of :func:`host_include_name` for objects that are compared rather than
+    reflected by name: onboardkit's tables, with their columns, indexes and constraints, are
+    neither created, changed nor dropped by the host's autogenerate, also when the host's
+    metadata happens to hold them. Everything else is included.
+    """
+    table = _table_of(item, name, type_)
+    return table is None or not table.startswith(TABLE_PREFIX)
 
 
 class SqlStore:
     """onboardkit's store in a SQL database (see the module documentation).
 
     Make one with :meth:`from_url` or :meth:`from_mapping`, bring its tables up to date with
-    :meth:`migrate`, run steps with :meth:`atomic`, and call :meth:`dispose` at shutdown. An
-    engine made elsewhere is used as it is: for SQLite, only :meth:`from_url` sets up the
-    write locking described above.
+    :meth:`migrate`, run steps with :meth:`atomic`, and call :meth:`dispose` at shutdown.
+
+    ``SqlStore(engine)`` adopts an engine the host made (Flask-SQLAlchemy's ``db.engine``, say)
+    with every guarantee of the module documentation, for onboardkit's own transactions only:
+    it works through ``engine.execution_options(...)``, which shares the host's connection pool,
+    and leaves the host's own transactions as they were. On PostgreSQL and MariaDB its
+    transactions run at ``READ COMMITTED``. On SQLite each begins with ``BEGIN IMMEDIATE``
+    (unless the host's ``begin`` listener has begun it already) and enforces foreign keys, which
+    are switched back off afterwards on a connection that had them off; the host's busy timeout
+    and journal mode stay as the host set them. Statement parameters are hidden from the logs
+    of onboardkit's statements. The host disposes of its engine itself.
+
+    :raises ConfigurationError: ``engine``, when given a SQLAlchemy ``Connection`` (a step needs
+        transactions of its own; pass the engine) or anything else that is not an ``Engine``;
+        ``storage.url`` for a database onboardkit does not support.
     """
 
     def __init__(self, engine: sa.Engine) -> None:
-        self._engine = engine
+        if isinstance(engine, sa.Connection):
+            raise ConfigurationError(key="engine", reason=CONNECTION_GIVEN)
+        if not isinstance(engine, sa.Engine):
+            raise ConfigurationError(key="engine", reason=NOT_AN_ENGINE)
         self._dialect = engine.dialect.name
         if self._dialect not in SUPPORTED_BACKENDS:
             raise ConfigurationError(
                 key="storage.url",
                 reason="names an unsupported database; use sqlite, postgresql or mysql (MariaDB)",
             )
+        #: Whether the host made the engine (and disposes of it), rather than from_url.
+        self._adopted = not engine.get_execution_options().get(_OWN_ENGINE, False)
+        self._engine = _adopt(engine) if self._adopted else engine
         # SQLite lets one writer in at a time anyway: queueing the threads of this process on a
         # lock spares them SQLite's polling, and is what makes one shared in-memory connection
         # (StaticPool) safe.
@@ -1015,6 +1214,7 @@ class SqlStore:
             setup = _sqlite_setup(busy_timeout=busy_timeout, wal=wal and not memory)
             sa.event.listen(engine, "connect", setup)
             sa.event.listen(engine, "begin", _sqlite_on_begin)
+        engine.update_execution_options(**{_OWN_ENGINE: True})
         return cls(engine)
 
     @classmethod
@@ -1071,8 +1271,12 @@ class SqlStore:
         return self._dialect
 
     def dispose(self) -> None:
-        """Close the pooled connections (at shutdown; an in-memory database is gone then)."""
-        self._engine.dispose()
+        """Close the pooled connections (at shutdown; an in-memory database is gone then).
+
+        An engine the host made and handed to ``SqlStore(engine)`` is left to the host.
+        """
+        if not self._adopted:
+            self._engine.dispose()
 
     @contextlib.contextmanager
     def _serialized(self) -> Iterator[None]:
@@ -1083,6 +1287,20 @@ class SqlStore:
             yield
 
     # -- transactions -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sa.Connection]:
+        """A connection in a new transaction; committed at the end, rolled back on an error."""
+        with self._serialized(), self._engine.connect() as connection:
+            if not (self._adopted and self._dialect == "sqlite"):
+                # PostgreSQL and MariaDB need nothing more (the isolation level comes with the
+                # engine); SQLite engines from from_url begin with BEGIN IMMEDIATE on their own.
+                with connection.begin():
+                    yield connection
+                return
+            with _foreign_keys_enforced(connection), connection.begin():
+                _begin_immediate(connection)
+                yield connection
 
     def atomic(self, step: Callable[[SqlTransaction], T], *, attempts: int = 5) -> T:
         """Run ``step`` in one transaction and commit; run it again after a lost race.
@@ -1100,11 +1318,7 @@ class SqlStore:
             raise RuntimeError("SqlStore.atomic() was called inside a step; use its transaction")
         for attempt in range(1, attempts + 1):
             try:
-                with (
-                    self._serialized(),
-                    self._engine.connect() as connection,
-                    connection.begin(),
-                ):
+                with self._transaction() as connection:
                     self._steps.running = True
                     try:
                         return step(SqlTransaction(connection))
@@ -1179,7 +1393,7 @@ class SqlStore:
                     )
                     connection.commit()
             return
-        with self._serialized(), self._engine.begin() as connection:
+        with self._transaction() as connection:
             if self._dialect == "postgresql":
                 connection.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}

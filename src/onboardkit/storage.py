@@ -74,6 +74,17 @@ class SigningKeyRow:
 class Transaction(Protocol):
     """One database transaction, seen through the flows' needs."""
 
+    @property
+    def handle(self) -> object:
+        """The store's own handle on this transaction, for a host's writes in the same step.
+
+        What it is depends on the store: :class:`onboardkit.sqlstore.SqlStore` gives its
+        :class:`sqlalchemy.engine.Connection` (join a host's ORM session to it with
+        :func:`onboardkit.sqlstore.joined_session`); a store on a framework's ORM gives what that
+        ORM names a transaction by, such as the Django database alias. Whatever is written
+        through it commits with the step or rolls back with it.
+        """
+
     # -- accounts ----------------------------------------------------------------------------
 
     def account(self, account_id: str, *, for_update: bool = False) -> Account | None:

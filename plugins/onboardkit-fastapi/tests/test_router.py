@@ -14,6 +14,7 @@ fastapi = pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
 from fastapi import Depends, FastAPI, Request  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
 from onboardkit_fastapi import ERROR_SCHEMA_NAME, onboarding_dependency, onboarding_router  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.routing import Mount  # noqa: E402
@@ -169,7 +170,7 @@ def test_every_page_and_api_route_is_an_operation(web: OnboardingWeb, app: FastA
         if route.media_type not in ("application/json", "text/html"):
             continue
         operation = paths[f"/onboarding{route.path}"][route.method.lower()]
-        assert operation["operationId"].startswith(route.name)
+        assert operation["operationId"].startswith(f"onboardkit_{route.name}")
         assert operation["summary"] == route.summary
 
 
@@ -255,7 +256,51 @@ def test_two_routers_of_one_web_share_the_error_schema(web: OnboardingWeb) -> No
 def test_without_pages_only_the_api_is_routed(web: OnboardingWeb) -> None:
     router = onboarding_router(web, include_pages=False)
     names = {route.name for route in router.routes}  # type: ignore[attr-defined]
-    assert names == {route.name for route in web.routes if route.api}
+    assert names == {f"onboardkit:{route.name}" for route in web.routes if route.api}
+
+
+# -- route names ----------------------------------------------------------------------------------
+
+
+def test_every_route_is_named_onboardkit_colon_the_cores_name(web: OnboardingWeb) -> None:
+    router = onboarding_router(web)
+    names = {route.name for route in router.routes}  # type: ignore[attr-defined]
+    assert names == {f"onboardkit:{route.name}" for route in web.routes}
+
+
+async def test_url_for_finds_onboardkits_routes_below_the_prefix(app: FastAPI) -> None:
+    @app.get("/host/links")
+    def links(request: Request) -> dict[str, str]:
+        return {
+            "login": str(request.url_for("onboardkit:login_page", tenant="pim")),
+            "review": str(request.url_for("onboardkit:api_review", tenant="pim", account_id="a1")),
+        }
+
+    async with _client(app) as client:
+        response = await client.get("/host/links")
+    assert response.json() == {
+        "login": "http://testserver/onboarding/pim/login",
+        "review": "http://testserver/onboarding/pim/api/reviews/a1",
+    }
+
+
+async def test_the_apps_own_route_names_do_not_clash(web: OnboardingWeb) -> None:
+    app = FastAPI()
+
+    @app.get("/sign-in", name="login")
+    def own_login(request: Request) -> dict[str, str]:
+        return {
+            "own": str(request.url_for("login")),
+            "ours": str(request.url_for("onboardkit:login", tenant="pim")),
+        }
+
+    app.include_router(onboarding_router(web), prefix="/onboarding")
+    async with _client(app) as client:
+        response = await client.get("/sign-in")
+    assert response.json() == {
+        "own": "http://testserver/sign-in",
+        "ours": "http://testserver/onboarding/pim/login",
+    }
 
 
 # -- requests and answers ---------------------------------------------------------------------
@@ -525,3 +570,73 @@ async def test_an_empty_answer_gets_no_media_type_of_the_routers_own(
     assert "content-type" not in response.headers
     names = [line.split("=", 1)[0] for line in response.headers.get_list("set-cookie")]
     assert sorted(names) == ["onboardkit_csrf", "onboardkit_session"]
+
+
+# -- unexpected exceptions ------------------------------------------------------------------------
+
+
+class BrokenHasher(CheapTestHasher):
+    """A hasher with a bug: registering fails with an exception onboardkit does not know."""
+
+    def hash(self, password: str) -> str:
+        if password == PASSWORD:
+            raise RuntimeError("the hasher broke")
+        return super().hash(password)
+
+
+def _broken_app(store: SqlStore, *, propagate: bool, debug: bool = False) -> FastAPI:
+    service = Onboarding(
+        TENANTS, store, secret=SECRET, plugins=make_plugins(), hasher=BrokenHasher()
+    )
+    app = FastAPI(debug=debug)
+    web = OnboardingWeb(service, secret=WEB_SECRET, propagate_exceptions=propagate)
+    app.include_router(onboarding_router(web), prefix="/onboarding")
+    return app
+
+
+def _broken_client(app: FastAPI, *, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+async def _register(client: httpx.AsyncClient) -> httpx.Response:
+    return await client.post(
+        "/onboarding/dam/api/register", json={"email": "eve@example.org", "password": PASSWORD}
+    )
+
+
+async def test_a_propagated_exception_reaches_the_framework(store: SqlStore) -> None:
+    async with _broken_client(_broken_app(store, propagate=True)) as client:
+        with pytest.raises(RuntimeError, match="the hasher broke"):
+            await _register(client)
+
+
+async def test_a_propagated_exception_shows_fastapis_debug_page(store: SqlStore) -> None:
+    app = _broken_app(store, propagate=True, debug=True)
+    async with _broken_client(app, raise_app_exceptions=False) as client:
+        response = await _register(client)
+    assert response.status_code == 500
+    assert "RuntimeError" in response.text
+    assert "the hasher broke" in response.text
+
+
+async def test_a_propagated_exception_reaches_the_apps_error_handler(store: SqlStore) -> None:
+    app = _broken_app(store, propagate=True)
+    reported: list[BaseException] = []
+
+    @app.exception_handler(Exception)
+    async def report(request: Request, error: Exception) -> JSONResponse:
+        reported.append(error)
+        return JSONResponse({"reported": True}, status_code=500)
+
+    async with _broken_client(app, raise_app_exceptions=False) as client:
+        response = await _register(client)
+    assert response.json() == {"reported": True}
+    assert [str(error) for error in reported] == ["the hasher broke"]
+
+
+async def test_without_propagation_onboardkit_answers_its_own_500(store: SqlStore) -> None:
+    async with _broken_client(_broken_app(store, propagate=False)) as client:
+        response = await _register(client)
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "web.internal"

@@ -98,7 +98,7 @@ class Administration(OnboardingCore):
                 decided_at=now,
             )
             tx.insert_account(account)
-            self._provision(tenant, account)
+            self._provision(tx, tenant, account)
             self._event(events, None, account, "created", actor)
             return account
 

@@ -376,9 +376,9 @@ class OnboardingCore:
             )
         )
 
-    def _provision(self, tenant: Tenant, account: Account) -> None:
+    def _provision(self, tx: Transaction, tenant: Tenant, account: Account) -> None:
         try:
-            self.plugins.provision_account(tenant=tenant, account=account)
+            self.plugins.provision_account(tenant=tenant, account=account, transaction=tx)
         except Conflict:
             raise  # the host's own write lost a race: the step runs again
         except Exception as error:

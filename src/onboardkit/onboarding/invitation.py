@@ -206,7 +206,7 @@ class InvitationFlow(OnboardingCore):
                 method="invitation",
                 evidence=evidence,
             )
-            self._provision(tenant, accepted)
+            self._provision(tx, tenant, accepted)
             self._event(events, current, accepted, Action.ACCEPT.value)
             return accepted
 

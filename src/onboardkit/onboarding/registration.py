@@ -151,7 +151,7 @@ class RegistrationFlow(OnboardingCore):
             self._update(tx, account, confirmed)
             self._record_pending_consents(tx, tenant, account, client_address)
             if confirmed.status is S.ACTIVE:
-                self._provision(tenant, confirmed)
+                self._provision(tx, tenant, confirmed)
                 self._approved_mail(tx, tenant, confirmed)
                 self._event(events, account, confirmed, Action.CONFIRM_WITHOUT_REVIEW.value)
             else:
@@ -240,7 +240,7 @@ class RegistrationFlow(OnboardingCore):
             raise ValidationError(issues)
 
         def finish(tx: Transaction, _before: Account, approved: Account) -> None:
-            self._provision(tenant, approved)
+            self._provision(tx, tenant, approved)
             self._approved_mail(tx, tenant, approved)
 
         return self._decide(

@@ -187,7 +187,7 @@ class SignupFlow(OnboardingCore):
                 method="double_opt_in",
                 evidence=evidence,
             )
-            self._provision(tenant, completed)
+            self._provision(tx, tenant, completed)
             self._approved_mail(tx, tenant, completed)
             self._event(events, current, completed, Action.COMPLETE.value)
             return completed

@@ -10,6 +10,7 @@ session (``sessions="host"``, see :mod:`onboardkit.web.sessions`).
 """
 
 from onboardkit.web.app import ERROR_SCHEMA, OnboardingWeb
+from onboardkit.web.exchange import SignInRequired, negotiate_locale
 from onboardkit.web.requests import MAX_BODY_BYTES, WebRequest
 from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route
@@ -23,10 +24,12 @@ __all__ = [
     "OnboardingWeb",
     "Route",
     "SessionChange",
+    "SignInRequired",
     "SignedIn",
     "SignedOut",
     "WebRequest",
     "WebResponse",
     "error_response",
+    "negotiate_locale",
     "status_for",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import logging
 import os
 import re
@@ -38,8 +39,16 @@ from onboardkit.web import api, pages
 from onboardkit.web.csrf import COOKIE as CSRF_COOKIE
 from onboardkit.web.csrf import FIELD as CSRF_FIELD
 from onboardkit.web.csrf import CsrfGuard
-from onboardkit.web.exchange import Exchange, WebError
-from onboardkit.web.requests import MAX_BODY_BYTES, WebRequest
+from onboardkit.web.exchange import Exchange, SignInRequired, WebError
+from onboardkit.web.mounts import (
+    NO_TENANT_LIST,
+    TENANT_UNKNOWN,
+    check_mount,
+    single_tenant_routes,
+)
+from onboardkit.web.openapi import MEDIA_TYPE as OPENAPI_MEDIA_TYPE
+from onboardkit.web.openapi import openapi_document
+from onboardkit.web.requests import MALFORMED_REQUEST, MAX_BODY_BYTES, WebRequest
 from onboardkit.web.responses import WebResponse
 from onboardkit.web.routes import Route, match
 from onboardkit.web.sessions import COOKIE as SESSION_COOKIE
@@ -60,7 +69,6 @@ from onboardkit.web.texts import (
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
     REVIEWER_REQUIRED,
-    SIGN_IN_REQUIRED,
     page_text,
 )
 
@@ -160,6 +168,9 @@ class OnboardingWeb:
         away) leave :meth:`handle`, so the framework's debug page and error reporting see it,
         instead of answering onboardkit's own 500 page. onboardkit's typed errors are always
         answered (see :func:`onboardkit.web.error_response` for host views).
+    :param tenant: Serve this one tenant with no tenant id in the path (``/login``,
+        ``/api/register``), for an app that serves one customer system; every other tenant is
+        unreachable here. Its ``base_url`` is then the mount itself (see :meth:`check_mount`).
     """
 
     def __init__(
@@ -174,12 +185,18 @@ class OnboardingWeb:
         list_tenants: bool = False,
         sessions: str = "cookie",
         propagate_exceptions: bool = False,
+        tenant: str | None = None,
     ) -> None:
         if not isinstance(secret, bytes) or len(secret) < 32:
             raise ConfigurationError(key="secret_key", reason="expected at least 32 random bytes")
         if sessions not in SESSION_MODES:
             raise ConfigurationError(key="sessions", reason="must be 'cookie' or 'host'")
-        for tenant_id in onboarding.tenants:
+        if tenant is not None:
+            if tenant not in onboarding.tenants:
+                raise ConfigurationError(key="tenant", reason=TENANT_UNKNOWN)
+            if list_tenants:
+                raise ConfigurationError(key="list_tenants", reason=NO_TENANT_LIST)
+        for tenant_id in onboarding.tenants if tenant is None else ():
             if tenant_id in RESERVED_TENANT_IDS or not TENANT_SEGMENT.match(tenant_id):
                 raise ConfigurationError(
                     key=f"tenants.{tenant_id}",
@@ -187,6 +204,8 @@ class OnboardingWeb:
                     " '-' and '_', starting with a letter or digit; not 'static', 'mail' or 'api')",
                 )
         self.onboarding = onboarding
+        #: The one tenant served, with no tenant id in the path; ``None``: every tenant.
+        self.single_tenant = tenant
         self.csrf = CsrfGuard(_derive(secret, b"onboardkit web: csrf v1"))
         self.sessions = SessionCookies(
             _derive(secret, b"onboardkit web: sessions v1"), max_age=session_max_age
@@ -205,8 +224,20 @@ class OnboardingWeb:
         if show_outbox:
             demo.extend(pages.OUTBOX_ROUTES)
         static = Route("GET", "/static/{name}", "static", _static_file, media_type="text/css")
+        # Before the pages: /{tenant} would match it (no tenant id has a dot).
+        openapi = Route(
+            "GET",
+            "/openapi.json",
+            "openapi",
+            _openapi,
+            summary="This API's OpenAPI document",
+            media_type=OPENAPI_MEDIA_TYPE.split(";", 1)[0],
+        )
+        served: tuple[Route, ...] = (*api.ROUTES, *pages.ROUTES)
+        if tenant is not None:
+            served = single_tenant_routes(served)
         #: Every route, in matching order.
-        self.routes: tuple[Route, ...] = (static, *demo, *api.ROUTES, *pages.ROUTES)
+        self.routes: tuple[Route, ...] = (static, openapi, *demo, *served)
         #: JSON Schema of every API error body.
         self.error_schema: Mapping[str, Any] = ERROR_SCHEMA
 
@@ -218,14 +249,41 @@ class OnboardingWeb:
         route, params, _ = match(self.routes, request.method, request.path)
         if route is None or not route.reviewer:
             return None
-        return params.get("tenant")
+        return self.single_tenant or params.get("tenant")
+
+    def check_mount(self, root_path: str) -> None:
+        """Check, at start-up, that every tenant served has its base URL where the pages are
+        mounted at ``root_path`` (``/onboarding``; ``""`` or ``"/"`` for the root), so mailed
+        links lead to them: the base URL's path must be ``root_path + "/<tenant id>"``, or
+        ``root_path`` itself in a single-tenant mount. Host and scheme are not compared.
+
+        :raises ConfigurationError: (:class:`~onboardkit.web.mounts.BaseUrlMismatch`) naming
+            ``tenants.<id>.base_url`` and the path it must have.
+        """
+        tenants = self.onboarding.tenants
+        served = [tenants[self.single_tenant]] if self.single_tenant else tenants.values()
+        check_mount(root_path, served, single_tenant=self.single_tenant is not None)
+
+    def openapi(
+        self, root_path: str = "", *, title: str = "onboardkit", version: str | None = None
+    ) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of every API route and page, as served at
+        ``/openapi.json``; ``root_path`` (the mount) is its server URL, ``version`` defaults to
+        onboardkit's. A fresh dict each time."""
+        return openapi_document(
+            self.routes, self.error_schema, root_path=root_path, title=title, version=version
+        )
 
     def handle(self, request: WebRequest) -> WebResponse:
         """The complete answer to ``request``. Blocking: run it in a worker thread."""
         route, params, allowed = match(self.routes, request.method, request.path)
-        api_call = request.path.split("/", 3)[2:3] == ["api"]
         tenant: Tenant | None = None
         tenant_id = params.get("tenant")
+        if self.single_tenant is not None:
+            tenant_id = self.single_tenant
+            api_call = request.path.split("/", 2)[1:2] == ["api"]
+        else:
+            api_call = request.path.split("/", 3)[2:3] == ["api"]
         if tenant_id is not None:
             tenant = self.onboarding.tenants.get(tenant_id)
         exchange = Exchange(
@@ -233,6 +291,8 @@ class OnboardingWeb:
         )
         exchange.route = route
         try:
+            if request.malformed:
+                raise WebError(400, MALFORMED_REQUEST)
             if route is None:
                 if allowed:
                     exchange.headers.append(("allow", ", ".join(allowed)))
@@ -312,6 +372,15 @@ class OnboardingWeb:
             return None
         return account if self.sessions.verify(value, account) else None
 
+    def signed_in_account(self, request: WebRequest, tenant_id: str) -> Account | None:
+        """The account signed in to ``tenant_id`` for ``request``, decided as for onboardkit's
+        own pages (host mode: ``request.session``; cookie mode: onboardkit's cookie). For a
+        host's own endpoints: FastAPI's ``current_account`` dependency, a Flask view."""
+        tenant = self.onboarding.tenants.get(tenant_id)
+        if tenant is None:
+            return None
+        return self.signed_in(Exchange(self, request, {"tenant": tenant_id}, tenant, api=True))
+
     def session_account(self, session: HostSession) -> Account | None:
         """The account a host session signs in, or ``None`` when that session has ended.
 
@@ -359,7 +428,7 @@ class OnboardingWeb:
         if reviewer is not None:
             return reviewer
         if exchange.account() is None and not exchange.request.reviewer_given:
-            raise WebError(401, SIGN_IN_REQUIRED)
+            raise SignInRequired()
         raise WebError(403, REVIEWER_REQUIRED)
 
     def sign_in(self, exchange: Exchange, account: Account) -> None:
@@ -519,6 +588,12 @@ def _same_origin(request: WebRequest, tenant: Tenant | None) -> bool:
     if tenant is not None:
         allowed.add(_origin_of(tenant.base_url))
     return origin in allowed
+
+
+def _openapi(exchange: Exchange) -> WebResponse:
+    document = exchange.web.openapi(exchange.root)
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return WebResponse(200, (("content-type", OPENAPI_MEDIA_TYPE),), body)
 
 
 def _static_file(exchange: Exchange) -> WebResponse:

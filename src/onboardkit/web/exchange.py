@@ -28,7 +28,7 @@ from onboardkit.web.texts import (
 if TYPE_CHECKING:
     from onboardkit.web.app import OnboardingWeb
 
-__all__ = ["Exchange", "WebError", "negotiate_locale", "safe_next"]
+__all__ = ["Exchange", "SignInRequired", "WebError", "negotiate_locale", "safe_next"]
 
 LANGUAGE_COOKIE = "onboardkit_lang"
 #: Form fields and JSON keys a request may carry at most (the core bounds each flow again).
@@ -41,6 +41,17 @@ class WebError(OnboardkitError):
     def __init__(self, status: int, msg: Any, /, **params: Any) -> None:
         super().__init__(msg, **params)
         self.status = status
+
+
+class SignInRequired(WebError):
+    """Nobody is signed in where a signed-in person is needed: 401 ``web.sign_in_required``.
+
+    Host views raise it too (a dependency that needs the signed-in account), so their answer is
+    the same as onboardkit's own.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(401, SIGN_IN_REQUIRED)
 
 
 def negotiate_locale(request: WebRequest, tenant: Tenant | None) -> str:
@@ -226,7 +237,7 @@ class Exchange:
     def require_account(self) -> Account:
         account = self.account()
         if account is None:
-            raise WebError(401, SIGN_IN_REQUIRED)
+            raise SignInRequired()
         return account
 
     # -- answering ------------------------------------------------------------------------------
@@ -252,7 +263,10 @@ class Exchange:
     def url(self, path: str = "", **query: str | None) -> str:
         """A URL of this tenant's pages: ``url("/login", next="/pim/account")``."""
         assert self.tenant is not None
-        base = f"{self.root}/{self.tenant.id}{path}"
+        if self.web.single_tenant is not None:  # the tenant's pages are the mount's own
+            base = f"{self.root}{path}" or "/"
+        else:
+            base = f"{self.root}/{self.tenant.id}{path}"
         pairs = {key: value for key, value in query.items() if value is not None}
         return f"{base}?{urlencode(pairs)}" if pairs else base
 

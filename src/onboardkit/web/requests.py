@@ -13,15 +13,22 @@ from urllib.parse import parse_qsl
 
 import attrs
 
+from onboardkit.errors import message
 from onboardkit.web.sessions import HostSession
 
-__all__ = ["MAX_BODY_BYTES", "WebRequest", "parse_cookies"]
+__all__ = ["MALFORMED_REQUEST", "MAX_BODY_BYTES", "WebRequest", "parse_cookies"]
 
 #: The largest request body the web layer reads (bytes); a plugin should stop reading beyond it
 #: and pass what it has with ``body_too_large=True``.
 MAX_BODY_BYTES = 64 * 1024
 #: Query parameters read; the rest of a longer query string is ignored.
 MAX_QUERY_FIELDS = 100
+
+#: The answer (400) to a request the plugin could not read (``WebRequest.malformed``).
+MALFORMED_REQUEST = message(
+    "web.malformed_request",
+    "The request could not be read: its address or length is not valid.",
+)
 
 
 def _upper(method: str) -> str:
@@ -84,6 +91,9 @@ class WebRequest:
         ``request.LANGUAGE_CODE``, Flask-Babel's ``get_locale()``): it wins over
         ``Accept-Language``; only a choice the person made with the pages' language switcher
         (``?lang=`` and the cookie it sets) wins over it. Unsupported languages are ignored.
+    :param malformed: The plugin could not read the request: its path or query is not UTF-8,
+        or its ``Content-Length`` is not a number. The core answers 400
+        (``web.malformed_request``) whatever the route, as a page or as JSON.
     """
 
     method: str = attrs.field(converter=_upper)
@@ -99,6 +109,7 @@ class WebRequest:
     body_too_large: bool = False
     session: HostSession | None = None
     locale: str | None = None
+    malformed: bool = False
     cookies: Mapping[str, str] = attrs.field(init=False)
 
     @cookies.default

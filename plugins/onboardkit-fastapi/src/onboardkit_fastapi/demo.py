@@ -10,12 +10,12 @@ a reviewer login per reviewed tenant and a partner code (all printed at start).
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 
 from onboardkit.demo import Demo, prepare_demo
+from onboardkit_fastapi.lifespan import onboarding_lifespan
 from onboardkit_fastapi.router import onboarding_router
 
 __all__ = ["demo_app", "main"]
@@ -23,12 +23,8 @@ __all__ = ["demo_app", "main"]
 
 def demo_app(demo: Demo) -> FastAPI:
     """A FastAPI application serving ``demo`` at its root; it closes the service on shutdown."""
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        demo.onboarding.close()
-
+    # prepare_demo has migrated the store already.
+    lifespan = onboarding_lifespan(demo.onboarding, migrate=False)
     app = FastAPI(title="onboardkit demo", lifespan=lifespan)
     app.include_router(onboarding_router(demo.web))
     return app

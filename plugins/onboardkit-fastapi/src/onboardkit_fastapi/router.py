@@ -3,8 +3,9 @@
 Every route comes from :attr:`onboardkit.web.OnboardingWeb.routes`; each is served by the same
 endpoint, which turns the FastAPI request into a :class:`~onboardkit.web.WebRequest`, lets the
 core answer in a worker thread (it hashes passwords and talks to the database) and copies the
-:class:`~onboardkit.web.WebResponse` back unchanged. The OpenAPI document is built from the
-routes' own descriptions.
+:class:`~onboardkit.web.WebResponse` back unchanged; in host session mode a
+:class:`~onboardkit_fastapi.SessionBackend` supplies the host session and acts on the answer's
+sign-in or sign-out. The OpenAPI document is built from the routes' own descriptions.
 """
 
 from __future__ import annotations
@@ -23,12 +24,31 @@ from pydantic_core import CoreSchema
 from starlette.concurrency import run_in_threadpool
 
 from onboardkit.onboarding import Onboarding
-from onboardkit.web import MAX_BODY_BYTES, OnboardingWeb, Route, WebRequest, WebResponse
+from onboardkit.web import (
+    MAX_BODY_BYTES,
+    HostSession,
+    OnboardingWeb,
+    Route,
+    WebRequest,
+    WebResponse,
+)
+from onboardkit_fastapi.sessions import SessionBackend, check_sessions
 
-__all__ = ["ERROR_SCHEMA_NAME", "ReviewerHook", "onboarding_dependency", "onboarding_router"]
+__all__ = [
+    "ERROR_SCHEMA_NAME",
+    "ROUTE_NAME_PREFIX",
+    "ReviewerHook",
+    "core_request",
+    "onboarding_dependency",
+    "onboarding_router",
+    "web_response",
+]
 
 #: The name of the API error body under ``components/schemas`` in the OpenAPI document.
 ERROR_SCHEMA_NAME = "OnboardkitError"
+#: Every route's name starts with it (``onboardkit:login``), for ``request.url_for``; the app's
+#: own route names cannot clash with onboardkit's.
+ROUTE_NAME_PREFIX = "onboardkit:"
 
 #: Who reviews ``tenant`` for this request: the reviewer's name or address, ``None`` for nobody.
 #: A coroutine function is awaited; a plain function runs in a worker thread, as FastAPI runs
@@ -43,27 +63,37 @@ def onboarding_router(
     *,
     reviewer: ReviewerHook | None = None,
     include_pages: bool = True,
+    sessions: SessionBackend | None = None,
 ) -> APIRouter:
     """A router with every route of ``web``; include it with the prefix to mount it under.
+
+    Each route is named after the core's route with :data:`ROUTE_NAME_PREFIX`:
+    ``request.url_for("onboardkit:login_page", tenant="pim")``.
 
     :param web: The core web layer, over the onboarding service.
     :param reviewer: The host's decision on who reviews a tenant (its own sign-in); without it
         the core's own reviewer sign-in applies. Asked only for reviewer pages and API calls.
     :param include_pages: ``False`` leaves out the HTML pages and their static files, for an
         API-only deployment.
+    :param sessions: The host's session, for a web with ``sessions="host"`` (and only then):
+        read for every request to a tenant's route, and told when an answer signs a person in
+        or out.
+    :raises ConfigurationError: ``sessions`` missing in host mode or given in cookie mode.
     """
+    check_sessions(web, sessions)
     router = APIRouter()
     error_model = _error_model(web.error_schema)
     for route in web.routes:
         if not (route.api or include_pages):
             continue
-        endpoint = _endpoint(web, route, reviewer)
+        endpoint = _endpoint(web, route, reviewer, sessions)
         successes = sorted(status for status in route.responses if status < 400)
+        name = ROUTE_NAME_PREFIX + route.name
         router.add_api_route(
             route.path,
             endpoint,
             methods=[route.method],
-            name=route.name,
+            name=name,
             summary=route.summary,
             description=route.description,
             tags=list(route.tags) or None,
@@ -77,7 +107,7 @@ def onboarding_router(
         if route.method == "GET":
             # The core answers HEAD like GET; FastAPI routes only the methods it is given.
             router.add_api_route(
-                route.path, endpoint, methods=["HEAD"], name=route.name, include_in_schema=False
+                route.path, endpoint, methods=["HEAD"], name=name, include_in_schema=False
             )
     return router
 
@@ -100,28 +130,57 @@ def onboarding_dependency(web: OnboardingWeb) -> Callable[[], Awaitable[Onboardi
     return onboarding_service
 
 
-def _endpoint(web: OnboardingWeb, route: Route, reviewer: ReviewerHook | None) -> Endpoint:
+def core_request(
+    request: Request,
+    path: str,
+    *,
+    body: bytes = b"",
+    body_too_large: bool = False,
+    session: HostSession | None = None,
+    locale: str | None = None,
+) -> WebRequest:
+    """The core's view of ``request``, for the core's ``path`` below where it is mounted."""
+    full_path = request.url.path
+    return WebRequest(
+        method=request.method,
+        path=path,
+        query=request.url.query,
+        headers=request.headers.items(),
+        body=body,
+        client_address=request.client.host if request.client else None,
+        root_path=full_path[: -len(path)] if full_path.endswith(path) else "",
+        secure=request.url.scheme == "https",
+        body_too_large=body_too_large,
+        session=session,
+        locale=locale,
+    )
+
+
+def _endpoint(
+    web: OnboardingWeb,
+    route: Route,
+    reviewer: ReviewerHook | None,
+    sessions: SessionBackend | None,
+) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         body, too_large = await _read_body(request)
         path = route.path.format_map({k: str(v) for k, v in request.path_params.items()})
-        full_path = request.url.path
-        core = WebRequest(
-            method=request.method,
-            path=path,
-            query=request.url.query,
-            headers=request.headers.items(),
-            body=body,
-            client_address=request.client.host if request.client else None,
-            root_path=full_path[: -len(path)] if full_path.endswith(path) else "",
-            secure=request.url.scheme == "https",
-            body_too_large=too_large,
-        )
+        session = None
+        if sessions is not None and "tenant" in route.parameters:
+            # Only a tenant's routes have a sign-in; static files need no session lookup.
+            session = await sessions.load(request)
+        core = core_request(request, path, body=body, body_too_large=too_large, session=session)
         if reviewer is not None:
             tenant = web.reviewer_tenant(core)
             if tenant is not None:
                 core = core.with_reviewer(await _ask(reviewer, request, tenant))
+        # With propagate_exceptions an unexpected error leaves here on purpose: Starlette's
+        # ServerErrorMiddleware (the debug page, the app's Exception handler) gets it.
         answer = await run_in_threadpool(web.handle, core)
-        return _response(answer)
+        reply = web_response(answer)
+        if sessions is not None and answer.session is not None:
+            await sessions.save(request, reply, answer.session)
+        return reply
 
     endpoint.__name__ = endpoint.__qualname__ = route.name
     return endpoint
@@ -148,7 +207,8 @@ async def _ask(reviewer: ReviewerHook, request: Request, tenant: str) -> str | N
     return decided
 
 
-def _response(answer: WebResponse) -> Response:
+def web_response(answer: WebResponse) -> Response:
+    """The core's answer as a Starlette response: status, body and every header as they are."""
     reply = Response(content=answer.body, status_code=answer.status)
     given = [
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
