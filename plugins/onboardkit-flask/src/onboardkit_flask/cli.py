@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from onboardkit.cli import main
 from onboardkit.deployment import Deployment
@@ -30,6 +31,7 @@ def deployment() -> Deployment:
     context_settings={"ignore_unknown_options": True, "help_option_names": []},
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@with_appcontext
 def onboardkit_command(args: tuple[str, ...]) -> None:
     """Operate onboardkit: review, invite, deliver mail, migrate (flask onboardkit --help)."""
     raise click.exceptions.Exit(main(list(args), deployment=deployment(), prog="flask onboardkit"))

@@ -29,7 +29,6 @@ from onboardkit.settings import (
     SECRET_KEY_ENV,
     Settings,
     build_onboarding,
-    build_transport,
 )
 from onboardkit.sqlstore import SqlStore, joined_session
 from onboardkit.storage import Transaction
@@ -242,7 +241,7 @@ class Onboardkit:
             onboarding=onboarding,
             web=web,
             prefix=prefix,
-            transport=_transport(app, settings, onboarding),
+            transport=_transport(app),
         )
         self._states[app] = state
         app.extensions["onboardkit"] = self
@@ -450,7 +449,7 @@ def _propagate(app: Flask) -> bool:
     return bool(chosen)
 
 
-def _transport(app: Flask, settings: Settings | None, onboarding: Onboarding) -> Transport | None:
+def _transport(app: Flask) -> Transport | None:
     chosen = app.config["ONBOARDKIT_MAIL_TRANSPORT"]
     if chosen is not None and chosen not in _MAIL_TRANSPORTS:
         raise _config_error("ONBOARDKIT_MAIL_TRANSPORT", "expected 'mailman' or 'settings'")
@@ -458,8 +457,7 @@ def _transport(app: Flask, settings: Settings | None, onboarding: Onboarding) ->
         from onboardkit_flask.mail import MailmanTransport
 
         return MailmanTransport(app)
-    if settings is not None:
-        return build_transport(settings, onboarding.plugins)
+    # None: the deployment sends with the settings' [mail.transport], built when needed.
     return None
 
 
