@@ -96,3 +96,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'app.db'}"
         return
     yield from _server_database(request.param)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """The URL of an empty SQLite database of the test's own."""
+    return f"sqlite:///{tmp_path / 'app.db'}"
