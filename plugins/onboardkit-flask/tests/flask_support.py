@@ -152,6 +152,15 @@ class HostApp:
             account = self.onboardkit.current_account("dam")
             return account.email if account is not None else "nobody"
 
+        @app.post("/invite")
+        def invite() -> str:
+            from flask import request
+
+            self.onboardkit.onboarding.invite(
+                "pim", request.form["email"], roles=["viewer"], invited_by=REVIEWER
+            )
+            return "invited"
+
         @app.post("/password")
         def password() -> str:
             from flask import request

@@ -12,11 +12,11 @@ import pytest
 pytest.importorskip("flask_login")
 pytest.importorskip("flask_sqlalchemy")
 
-from flask_support import ANNA, NEW_PASSWORD, PASSWORD, HostApp  # noqa: E402
-from onboardkit_flask import SESSION_KEY  # noqa: E402
+from flask_support import ANNA, NEW_PASSWORD, PASSWORD, HostApp
+from onboardkit_flask import SESSION_KEY
 
-from onboardkit.errors import ConfigurationError  # noqa: E402
-from onboardkit.testing import sign_in  # noqa: E402
+from onboardkit.errors import ConfigurationError
+from onboardkit.testing import sign_in
 
 
 @pytest.fixture
@@ -56,7 +56,8 @@ def test_the_api_login_keeps_onboardkit_s_sign_in_in_flask_s_session(host: HostA
     with client.session_transaction() as session:
         kept = dict(session[SESSION_KEY])
         assert session["_user_id"]  # Flask-Login's own key
-    assert kept["tenant"] == "dam" and kept["account_id"] == account.id
+    assert kept["tenant"] == "dam"
+    assert kept["account_id"] == account.id
     assert kept["verifier"]
     assert client.get("/onboarding/dam/api/me").json["account"]["email"] == ANNA
 

@@ -10,12 +10,12 @@ import pytest
 
 pytest.importorskip("flask")
 
-from flask import Flask  # noqa: E402
-from flask_support import FlaskTransport  # noqa: E402
-from onboardkit_flask import Onboardkit  # noqa: E402
+from flask import Flask
+from flask_support import FlaskTransport
+from onboardkit_flask import Onboardkit
 
-from onboardkit.testing import PluginContract, RecordingWeb, Transport  # noqa: E402
-from onboardkit.testing.plugin_contract import HARMLESS_HEADERS  # noqa: E402
+from onboardkit.testing import PluginContract, RecordingWeb, Transport
+from onboardkit.testing.plugin_contract import HARMLESS_HEADERS
 
 
 class TestFlaskExtension(PluginContract):
@@ -30,4 +30,4 @@ class TestFlaskExtension(PluginContract):
         app = Flask(__name__, static_folder=None)
         app.config.update(SECRET_KEY="flask session secret", ONBOARDKIT_URL_PREFIX=mount_prefix)
         Onboardkit(app, web=contract_web)
-        yield FlaskTransport(app.test_client(use_cookies=False))
+        return FlaskTransport(app.test_client(use_cookies=False))

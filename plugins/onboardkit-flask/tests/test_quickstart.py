@@ -19,11 +19,11 @@ import pytest
 pytest.importorskip("flask_login")
 pytest.importorskip("flask_sqlalchemy")
 
-from flask import Flask  # noqa: E402
-from flask_login import current_user  # noqa: E402
-from flask_support import FlaskTransport  # noqa: E402
+from flask import Flask
+from flask_login import current_user
+from flask_support import FlaskTransport
 
-from onboardkit.testing import Browser, follow_mail, sign_in  # noqa: E402
+from onboardkit.testing import Browser, follow_mail, sign_in
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "flask.md"
 PASSWORD = "Tundra-Violet-Harbor-93"
@@ -61,11 +61,12 @@ def quickstart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Modu
     path = tmp_path / f"{name}.py"
     path.write_text(quickstart_source(), encoding="utf-8")
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, name, module)  # Flask finds the app's root path there
     spec.loader.exec_module(module)
-    yield module
+    return module
 
 
 @pytest.fixture
@@ -121,8 +122,17 @@ def test_an_approved_person_signs_in_and_is_the_app_s_current_user(
     app: Flask, quickstart: ModuleType
 ):
     created = app.test_cli_runner().invoke(
-        args=["onboardkit", "account", "create", REVIEWER, "--tenant", "pim"]
-        + ["--created-by", "setup", "--password-stdin"],
+        args=[
+            "onboardkit",
+            "account",
+            "create",
+            REVIEWER,
+            "--tenant",
+            "pim",
+            "--created-by",
+            "setup",
+            "--password-stdin",
+        ],
         input=f"{PASSWORD}\n",
     )
     assert created.exit_code == 0, created.output
@@ -148,7 +158,8 @@ def test_an_approved_person_signs_in_and_is_the_app_s_current_user(
 
     with app.app_context():
         user = quickstart.find_user(account)
-        assert user is not None and user.email == ANNA
+        assert user is not None
+        assert user.email == ANNA
     assert person.get("/me").text == "anonymous"
     assert sign_in(person, "pim", ANNA, PASSWORD).status == 303
     assert person.get("/me").text == ANNA

@@ -36,7 +36,12 @@ from onboardkit.tenants import Tenant
 from onboardkit.transports import Transport
 from onboardkit.web import OnboardingWeb, SignedIn, error_response, negotiate_locale
 from onboardkit_flask import sessions
-from onboardkit_flask.views import BLUEPRINT_NAME, core_request, flask_response, onboarding_blueprint
+from onboardkit_flask.views import (
+    BLUEPRINT_NAME,
+    core_request,
+    flask_response,
+    onboarding_blueprint,
+)
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -223,16 +228,20 @@ class Onboardkit:
                 "with Flask-Login, onboardkit's sign-in logs in the app's user: register "
                 "@onboardkit.user_for_account",
             )
-        web = given if given is not None else OnboardingWeb(
-            onboarding,
-            secret=_web_secret(config, settings),
-            session_max_age=_whole(config, "ONBOARDKIT_SESSION_MAX_AGE"),
-            template_folders=_template_folders(app),
-            show_outbox=_flag(config, "ONBOARDKIT_SHOW_OUTBOX"),
-            list_tenants=_flag(config, "ONBOARDKIT_LIST_TENANTS"),
-            sessions=mode,
-            propagate_exceptions=_propagate(app),
-            tenant=_optional_text(config, "ONBOARDKIT_TENANT"),
+        web = (
+            given
+            if given is not None
+            else OnboardingWeb(
+                onboarding,
+                secret=_web_secret(config, settings),
+                session_max_age=_whole(config, "ONBOARDKIT_SESSION_MAX_AGE"),
+                template_folders=_template_folders(app),
+                show_outbox=_flag(config, "ONBOARDKIT_SHOW_OUTBOX"),
+                list_tenants=_flag(config, "ONBOARDKIT_LIST_TENANTS"),
+                sessions=mode,
+                propagate_exceptions=_propagate(app),
+                tenant=_optional_text(config, "ONBOARDKIT_TENANT"),
+            )
         )
         prefix = _prefix(config)
         web.check_mount(prefix)
@@ -322,7 +331,7 @@ class Onboardkit:
     def login_user(self, user: Any) -> bool:
         if self._login_user is not None:
             return bool(self._login_user(user))
-        from flask_login import login_user
+        from flask_login import login_user  # type: ignore[import-untyped]
 
         return bool(login_user(user))
 

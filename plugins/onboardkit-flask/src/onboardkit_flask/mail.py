@@ -37,7 +37,7 @@ class MailmanTransport:
             self._send(message)
 
     def _send(self, message: EmailMessage) -> None:
-        from flask_mailman import EmailMultiAlternatives
+        from flask_mailman import EmailMultiAlternatives  # type: ignore[import-untyped]
 
         text = message.get_body(("plain",))
         html = message.get_body(("html",))

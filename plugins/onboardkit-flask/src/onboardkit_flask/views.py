@@ -21,7 +21,13 @@ from onboardkit_flask import sessions
 if TYPE_CHECKING:
     from onboardkit_flask.extension import Onboardkit
 
-__all__ = ["BLUEPRINT_NAME", "core_request", "flask_response", "host_locale", "onboarding_blueprint"]
+__all__ = [
+    "BLUEPRINT_NAME",
+    "core_request",
+    "flask_response",
+    "host_locale",
+    "onboarding_blueprint",
+]
 
 #: The blueprint's name: every route's endpoint is ``onboardkit.<route name>``
 #: (``url_for("onboardkit.login_page", tenant="pim")``).
@@ -35,7 +41,7 @@ def host_locale() -> str | None:
     """The language the app chose: Flask-Babel's ``get_locale()`` when the app uses it."""
     if "babel" not in current_app.extensions:
         return None
-    from flask_babel import get_locale
+    from flask_babel import get_locale  # type: ignore[import-untyped]
 
     chosen = get_locale()
     return str(chosen) if chosen is not None else None
@@ -103,7 +109,9 @@ def onboarding_blueprint(
             provide_automatic_options=False,
         )
     for number, (rule, methods) in enumerate(served.items()):
-        others = [m for m in _METHODS if m not in methods and not (m == "HEAD" and "GET" in methods)]
+        others = [
+            m for m in _METHODS if m not in methods and not (m == "HEAD" and "GET" in methods)
+        ]
         name = f"other_methods_{number}"
         blueprint.add_url_rule(
             rule,
