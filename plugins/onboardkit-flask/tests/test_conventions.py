@@ -365,3 +365,27 @@ def test_mail_goes_out_through_flask_mailman(tmp_path: Path):
     assert sent.extra_headers["Message-ID"].startswith(f"<{queued.id}.confirmation@")
     assert "PIM Portal" in sent.from_email
     assert all(mail.sent_at is not None for mail in outbox_mails(store, ANNA))
+
+
+def test_any_store_serves_and_the_callback_gets_the_step_s_transaction(tmp_path: Path):
+    from onboardkit.testing import InMemoryStore, follow_mail
+
+    table = settings()
+    table["rate_limits"] = {"backend": "off"}
+    app = plain_app(tmp_path, ONBOARDKIT_SETTINGS=table)
+    onboardkit = Onboardkit(store=InMemoryStore())
+    given: list[object] = []
+
+    @onboardkit.provision_account
+    def remember(account: Any, step: Any) -> None:
+        given.append(step)
+
+    onboardkit.init_app(app)
+    person = browser(app)
+    person.get("/onboarding/dam/register")
+    person.post("/onboarding/dam/register", {"email": ANNA, "password": PASSWORD})
+    store = onboardkit.state(app).onboarding.store
+    assert follow_mail(person, store, ANNA, "confirmation").status == 303
+    (step,) = given
+    assert hasattr(step, "handle")  # the step's Transaction, not an ORM session
+    assert hasattr(step, "insert_account")

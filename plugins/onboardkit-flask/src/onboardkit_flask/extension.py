@@ -31,7 +31,7 @@ from onboardkit.settings import (
     build_onboarding,
 )
 from onboardkit.sqlstore import SqlStore, joined_session
-from onboardkit.storage import Transaction
+from onboardkit.storage import Store, Transaction
 from onboardkit.tenants import Tenant
 from onboardkit.transports import Transport
 from onboardkit.web import OnboardingWeb, SignedIn, error_response, negotiate_locale
@@ -118,8 +118,8 @@ class Onboardkit:
     :param db: The app's Flask-SQLAlchemy: the store then uses its engine (``SqlStore(db.engine)``,
         onboardkit's tables next to the app's) and the provisioning callback gets an ORM
         session in the approval's transaction.
-    :param store: A :class:`~onboardkit.sqlstore.SqlStore` the app made (not with ``db``);
-        by default the settings' database.
+    :param store: A :class:`~onboardkit.storage.Store` the app made (not with ``db``): a
+        :class:`~onboardkit.sqlstore.SqlStore` or any other; by default the settings' database.
     :param onboarding: A service the app built itself (its plugins, its store); the settings
         are then not read, and ``ONBOARDKIT_SECRET_KEY`` is the web layer's secret.
     :param web: A web layer the app built itself (``OnboardingWeb(onboarding, ...)``, with
@@ -135,7 +135,7 @@ class Onboardkit:
         app: Flask | None = None,
         *,
         db: SQLAlchemy | None = None,
-        store: SqlStore | None = None,
+        store: Store | None = None,
         onboarding: Onboarding | None = None,
         web: OnboardingWeb | None = None,
         login_user: Callable[[Any], bool] | None = None,
@@ -276,7 +276,7 @@ class Onboardkit:
             with app.app_context():
                 engine = self.db.engine
             store = SqlStore(engine)
-        if store is not None and settings.auto_migrate:
+        if isinstance(store, SqlStore) and settings.auto_migrate:
             store.migrate()
         return settings, build_onboarding(settings, store=store)
 
