@@ -73,6 +73,7 @@ class HostApp:
         login: bool = True,
         config: dict[str, Any] | None = None,
         before: Any = None,
+        reviewer: Any = None,
         **options: Any,
     ) -> None:
         from flask import Flask
@@ -101,6 +102,8 @@ class HostApp:
         self.User = User
         self.provisioned: list[str] = []
         self.onboardkit = Onboardkit(db=db, **options)
+        if reviewer is not None:
+            self.onboardkit.reviewer(reviewer)
 
         @self.onboardkit.provision_account
         def create_user(account: Any, session: Any) -> None:

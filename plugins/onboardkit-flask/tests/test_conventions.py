@@ -95,6 +95,27 @@ def test_routes_are_named_in_the_onboardkit_blueprint(tmp_path: Path):
         assert url_for("onboardkit.api_register", tenant="pim") == "/onboarding/pim/api/register"
 
 
+def test_the_core_answers_other_methods_and_unknown_paths_below_the_prefix(tmp_path: Path):
+    app = plain_app(tmp_path)
+    Onboardkit(app)
+
+    @app.get("/elsewhere")
+    def elsewhere() -> str:
+        return "the app's"
+
+    client = app.test_client()
+    wrong_method = client.delete("/onboarding/pim/login")
+    assert wrong_method.status_code == 405
+    assert set(wrong_method.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+    unknown = client.get("/onboarding/pim/no/such/page")
+    assert unknown.status_code == 404
+    assert "frame-ancestors 'none'" in unknown.headers["content-security-policy"]
+    api = client.get("/onboarding/pim/api/nothing-here")
+    assert api.json["error"]["code"] == "web.not_found"
+    assert client.get("/elsewhere").text == "the app's"  # the rest of the URL space is the app's
+    assert client.get("/nowhere").status_code == 404
+
+
 def test_a_base_url_outside_the_prefix_is_refused_at_init_app(tmp_path: Path):
     app = plain_app(tmp_path, ONBOARDKIT_URL_PREFIX="/join")
     with pytest.raises(ConfigurationError) as raised:

@@ -174,3 +174,27 @@ def test_host_mode_without_flask_login_keeps_the_sign_in_in_flask_s_session(sqli
         assert person.get("/onboarding/dam/api/me").json()["account"]["email"] == ANNA
     finally:
         host.close()
+
+
+def test_the_app_decides_who_reviews_from_its_own_sign_in(sqlite_url: str):
+    from flask_login import current_user
+
+    asked: list[str] = []
+
+    def who_reviews(tenant: str) -> str | None:
+        asked.append(tenant)
+        return str(current_user.email) if current_user.is_authenticated else None
+
+    host = HostApp(sqlite_url, reviewer=who_reviews)
+    try:
+        host.active_account()
+        client = host.app.test_client()
+        assert client.get("/onboarding/pim/api/reviews").status_code == 403
+        assert client.get("/onboarding/pim/login").status_code == 200
+        assert asked == ["pim"]  # asked only for the reviewer route
+        client.post("/own-login")
+        queue = client.get("/onboarding/pim/api/reviews")
+        assert queue.status_code == 200, queue.text
+        assert queue.json == {"accounts": []}
+    finally:
+        host.close()
