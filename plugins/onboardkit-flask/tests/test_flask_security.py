@@ -6,12 +6,17 @@ the app's."""
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-pytest.importorskip("flask_security")
+with warnings.catch_warnings():
+    # Flask-Security-Too 5.6 and older (the releases for Flask 3.0) hash with passlib, which
+    # imports the deprecated pkg_resources.
+    warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+    pytest.importorskip("flask_security")
 pytest.importorskip("flask_sqlalchemy")
 
 from flask import Flask, after_this_request
