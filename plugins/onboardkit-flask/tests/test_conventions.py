@@ -410,3 +410,34 @@ def test_any_store_serves_and_the_callback_gets_the_step_s_transaction(tmp_path:
     (step,) = given
     assert hasattr(step, "handle")  # the step's Transaction, not an ORM session
     assert hasattr(step, "insert_account")
+
+
+def test_two_apps_on_one_service_provision_once(tmp_path: Path):
+    from onboardkit.settings import Settings, build_onboarding
+    from onboardkit.testing import follow_mail
+
+    service = build_onboarding(
+        Settings.from_mapping(
+            {**settings(), "database_url": f"sqlite:///{tmp_path / 'shared.db'}"}, environ={}
+        )
+    )
+    onboardkit = Onboardkit(onboarding=service)
+    made: list[str] = []
+
+    @onboardkit.provision_account
+    def remember(account: Any, session: Any) -> None:
+        made.append(account.email)
+
+    secret = "a web secret of thirty-two or more characters"
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        onboardkit.init_app(plain_app(tmp_path / name, ONBOARDKIT_SECRET_KEY=secret))
+    app = Flask("third", root_path=str(tmp_path))
+    app.config.update(TESTING=True, ONBOARDKIT_SECRET_KEY=secret)
+    onboardkit.init_app(app)
+    person = browser(app)
+    person.get("/onboarding/dam/register")
+    person.post("/onboarding/dam/register", {"email": ANNA, "password": PASSWORD})
+    assert follow_mail(person, service.store, ANNA, "confirmation").status == 303
+    assert made == [ANNA]
+    service.close()

@@ -254,7 +254,10 @@ class Onboardkit:
         )
         self._states[app] = state
         app.extensions["onboardkit"] = self
-        onboarding.plugins.register(_Provisioning(self), name=f"onboardkit_flask:{id(app)}")
+        # Once per service: apps sharing one service would otherwise provision twice.
+        hook_name = f"onboardkit_flask:{id(self)}"
+        if not onboarding.plugins.is_registered(hook_name):
+            onboarding.plugins.register(_Provisioning(self), name=hook_name)
 
         blueprint = onboarding_blueprint(self, web.routes, prefix=prefix)
         app.register_blueprint(blueprint)
