@@ -147,6 +147,19 @@ def test_a_wrong_value_is_a_configuration_error_naming_its_key(
     assert "Die Einstellung" in raised.value.localized("de")
 
 
+def test_a_wrong_flag_is_explained_in_german_too(tmp_path: Path):
+    app = plain_app(tmp_path, ONBOARDKIT_ERROR_HANDLER="off")
+    with pytest.raises(ConfigurationError) as raised:
+        Onboardkit(app)
+    assert raised.value.localized("en") == (
+        "The setting ONBOARDKIT_ERROR_HANDLER is not valid: expected true or false"
+    )
+    assert raised.value.localized("de").startswith(
+        "Die Einstellung ONBOARDKIT_ERROR_HANDLER ist ungültig"
+    )
+    assert "true or false" not in raised.value.localized("de")
+
+
 def test_the_secret_and_database_keys_win_over_the_settings(tmp_path: Path):
     table = settings()
     del table["secret_key"]

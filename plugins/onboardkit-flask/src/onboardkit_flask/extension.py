@@ -22,10 +22,13 @@ from flask import Flask, Response, current_app, request
 
 from onboardkit import hookimpl
 from onboardkit.accounts import Account
-from onboardkit.errors import ConfigurationError, OnboardkitError
+from onboardkit.errors import ConfigurationError, Message, OnboardkitError
 from onboardkit.onboarding import Onboarding
 from onboardkit.settings import (
     DATABASE_URL_ENV,
+    EXPECTED_COUNT,
+    EXPECTED_FLAG,
+    EXPECTED_TEXT,
     SECRET_KEY_ENV,
     Settings,
     build_onboarding,
@@ -94,7 +97,7 @@ class OnboardkitState:
     transport: Transport | None
 
 
-def _config_error(key: str, reason: str) -> ConfigurationError:
+def _config_error(key: str, reason: str | Message) -> ConfigurationError:
     return ConfigurationError(key=key, reason=reason)
 
 
@@ -476,14 +479,14 @@ def _transport(app: Flask) -> Transport | None:
 def _flag(config: Mapping[str, Any], key: str) -> bool:
     value = config[key]
     if not isinstance(value, bool):
-        raise _config_error(key, "expected True or False")
+        raise _config_error(key, EXPECTED_FLAG)
     return value
 
 
 def _whole(config: Mapping[str, Any], key: str) -> int:
     value = config[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _config_error(key, "expected a whole number of at least 1")
+        raise _config_error(key, EXPECTED_COUNT)
     return value
 
 
@@ -492,7 +495,7 @@ def _optional_text(config: Mapping[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise _config_error(key, "expected a non-empty text")
+        raise _config_error(key, EXPECTED_TEXT)
     return value
 
 
