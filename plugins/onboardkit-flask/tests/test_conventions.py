@@ -454,3 +454,40 @@ def test_two_apps_on_one_service_provision_once(tmp_path: Path):
     assert follow_mail(person, service.store, ANNA, "confirmation").status == 303
     assert made == [ANNA]
     service.close()
+
+
+def outgoing_message() -> Any:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = '"PIM Portal" <no-reply@pim.example.com>'
+    message["To"] = ANNA
+    message["Subject"] = "Confirm your address"
+    message["Message-ID"] = "<m1.confirmation@pim.example.com>"
+    message.set_content("Open the link.")
+    message.add_alternative("<p>Open the link.</p>", subtype="html")
+    return message
+
+
+def test_the_mailman_transport_works_outside_the_app_s_context(tmp_path: Path):
+    pytest.importorskip("flask_mailman")
+    from flask_mailman import Mail
+    from onboardkit_flask import MailmanTransport
+
+    app = plain_app(tmp_path, MAIL_BACKEND="locmem")
+    Mail(app)
+    MailmanTransport(app).send(outgoing_message())  # as an outbox worker thread would
+    (sent,) = app.extensions["mailman"].outbox
+    assert sent.extra_headers["Message-ID"] == "<m1.confirmation@pim.example.com>"
+    assert sent.body == "Open the link.\n"
+
+
+def test_a_mailman_failure_raises_so_the_outbox_retries(tmp_path: Path):
+    pytest.importorskip("flask_mailman")
+    from flask_mailman import Mail
+    from onboardkit_flask import MailmanTransport
+
+    app = plain_app(tmp_path, MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=9)
+    Mail(app)
+    with pytest.raises(ConnectionRefusedError):
+        MailmanTransport(app).send(outgoing_message())
