@@ -210,5 +210,6 @@ class HostApp:
         return self.account(tenant, email)
 
     def close(self) -> None:
+        self.onboardkit.close(self.app)
         with self.app.app_context():
             self.db.engine.dispose()

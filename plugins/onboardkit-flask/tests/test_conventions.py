@@ -21,10 +21,25 @@ from onboardkit_flask import CONFIG_DEFAULTS, Onboardkit
 from onboardkit.errors import ConfigurationError, ValidationError
 from onboardkit.testing import Browser, newest_mail, outbox_mails
 
+_APPS: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_apps() -> Iterator[None]:
+    """Every app a test made releases what onboardkit opened for it (its store's
+    connections), as an app does at the end of its process."""
+    yield
+    while _APPS:
+        app = _APPS.pop()
+        extension = app.extensions.get("onboardkit")
+        if extension is not None:
+            extension.close(app)
+
 
 def plain_app(tmp_path: Path, **config: Any) -> Flask:
     """An app without Flask-Login whose root (and template folder) is ``tmp_path``."""
     app = Flask("plain_app", root_path=str(tmp_path))
+    _APPS.append(app)
     app.config.update(
         TESTING=True,
         SECRET_KEY="flask tests: the app's own session secret",
@@ -446,6 +461,7 @@ def test_two_apps_on_one_service_provision_once(tmp_path: Path):
         (tmp_path / name).mkdir()
         onboardkit.init_app(plain_app(tmp_path / name, ONBOARDKIT_SECRET_KEY=secret))
     app = Flask("third", root_path=str(tmp_path))
+    _APPS.append(app)
     app.config.update(TESTING=True, ONBOARDKIT_SECRET_KEY=secret)
     onboardkit.init_app(app)
     person = browser(app)
@@ -454,6 +470,7 @@ def test_two_apps_on_one_service_provision_once(tmp_path: Path):
     assert follow_mail(person, service.store, ANNA, "confirmation").status == 303
     assert made == [ANNA]
     service.close()
+    service.store.dispose()  # type: ignore[attr-defined]
 
 
 def outgoing_message() -> Any:
@@ -491,3 +508,31 @@ def test_a_mailman_failure_raises_so_the_outbox_retries(tmp_path: Path):
     Mail(app)
     with pytest.raises(ConnectionRefusedError):
         MailmanTransport(app).send(outgoing_message())
+
+
+def test_close_releases_the_store_onboardkit_opened(tmp_path: Path):
+    app = plain_app(tmp_path)
+    onboardkit = Onboardkit(app)
+    store = onboardkit.state(app).onboarding.store
+    assert onboardkit.state(app).owns_store
+    with store.engine.connect():  # type: ignore[attr-defined]
+        pass
+    assert store.engine.pool.checkedin() == 1  # type: ignore[attr-defined]
+    onboardkit.close(app)
+    assert store.engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError):
+        onboardkit.state(app)
+
+
+def test_close_leaves_the_app_s_own_engine_alone(sqlite_url: str):
+    host = HostApp(sqlite_url)
+    try:
+        assert not host.onboardkit.state(host.app).owns_store
+        with host.app.app_context():
+            engine = host.db.engine
+            with engine.connect():
+                pass
+        host.onboardkit.close(host.app)
+        assert engine.pool.checkedin() == 1
+    finally:
+        host.close()

@@ -107,6 +107,7 @@ class SecurityApp:
 def security(sqlite_url: str) -> Iterator[SecurityApp]:
     security = SecurityApp(sqlite_url)
     yield security
+    security.onboardkit.close(security.app)
     with security.app.app_context():
         security.db.engine.dispose()
 

@@ -85,6 +85,7 @@ def app(quickstart: ModuleType, database_url: str) -> Iterator[Flask]:
         return current_user.email if current_user.is_authenticated else "anonymous"
 
     yield app
+    quickstart.onboardkit.close(app)
     with app.app_context():
         quickstart.db.engine.dispose()
 

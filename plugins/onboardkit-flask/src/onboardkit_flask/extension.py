@@ -88,6 +88,8 @@ class OnboardkitState:
     :param web: Its web layer.
     :param prefix: Where the blueprint is mounted (``/onboarding``; ``""`` at the root).
     :param transport: What ``flask onboardkit outbox deliver`` sends with, if known.
+    :param owns_store: Whether onboardkit opened the store (from the settings' database), so
+        that :meth:`Onboardkit.close` disposes of it; never the app's own engine.
     """
 
     settings: Settings | None
@@ -95,6 +97,7 @@ class OnboardkitState:
     web: OnboardingWeb
     prefix: str
     transport: Transport | None
+    owns_store: bool = False
 
 
 def _config_error(key: str, reason: str | Message) -> ConfigurationError:
@@ -221,9 +224,40 @@ class Onboardkit:
         """
         for key, default in CONFIG_DEFAULTS.items():
             app.config.setdefault(key, default)
-        config = app.config
         given = self.given_web
         settings, onboarding = (None, given.onboarding) if given is not None else self._service(app)
+        try:
+            state = self._state(app, settings, onboarding)
+        except BaseException:
+            if given is None and self.given_onboarding is None:
+                onboarding.close()  # built here for nothing: release it
+                if self._owns_store() and isinstance(onboarding.store, SqlStore):
+                    onboarding.store.dispose()
+            raise
+        self._states[app] = state
+        app.extensions["onboardkit"] = self
+        # Once per service: apps sharing one service would otherwise provision twice.
+        hook_name = f"onboardkit_flask:{id(self)}"
+        if not onboarding.plugins.is_registered(hook_name):
+            onboarding.plugins.register(_Provisioning(self), name=hook_name)
+
+        blueprint = onboarding_blueprint(self, state.web.routes, prefix=state.prefix)
+        app.register_blueprint(blueprint)
+        _exempt_from_flask_wtf(app, blueprint)
+        if state.web.session_mode == "host":
+            app.before_request(lambda: sessions.end_if_over(self))
+        if _flag(app.config, "ONBOARDKIT_ERROR_HANDLER"):
+            app.register_error_handler(OnboardkitError, self._error_answer)
+        from onboardkit_flask.cli import onboardkit_command
+
+        app.cli.add_command(onboardkit_command)
+
+    def _state(
+        self, app: Flask, settings: Settings | None, onboarding: Onboarding
+    ) -> OnboardkitState:
+        """The web layer over ``onboarding`` as ``app``'s configuration says, its mount checked."""
+        config = app.config
+        given = self.given_web
         mode = given.session_mode if given is not None else _session_mode(app)
         if mode == "host" and sessions_need_users(app) and self._user_for_account is None:
             raise _config_error(
@@ -248,30 +282,15 @@ class Onboardkit:
         )
         prefix = _prefix(config)
         web.check_mount(prefix)
-        state = OnboardkitState(
+        _flag(config, "ONBOARDKIT_ERROR_HANDLER")  # checked before anything is registered
+        return OnboardkitState(
             settings=settings,
             onboarding=onboarding,
             web=web,
             prefix=prefix,
             transport=_transport(app),
+            owns_store=given is None and self._owns_store(),
         )
-        self._states[app] = state
-        app.extensions["onboardkit"] = self
-        # Once per service: apps sharing one service would otherwise provision twice.
-        hook_name = f"onboardkit_flask:{id(self)}"
-        if not onboarding.plugins.is_registered(hook_name):
-            onboarding.plugins.register(_Provisioning(self), name=hook_name)
-
-        blueprint = onboarding_blueprint(self, web.routes, prefix=prefix)
-        app.register_blueprint(blueprint)
-        _exempt_from_flask_wtf(app, blueprint)
-        if mode == "host":
-            app.before_request(lambda: sessions.end_if_over(self))
-        if _flag(config, "ONBOARDKIT_ERROR_HANDLER"):
-            app.register_error_handler(OnboardkitError, self._error_answer)
-        from onboardkit_flask.cli import onboardkit_command
-
-        app.cli.add_command(onboardkit_command)
 
     def _service(self, app: Flask) -> tuple[Settings | None, Onboarding]:
         if self.given_onboarding is not None:
@@ -285,6 +304,23 @@ class Onboardkit:
         if isinstance(store, SqlStore) and settings.auto_migrate:
             store.migrate()
         return settings, build_onboarding(settings, store=store)
+
+    def _owns_store(self) -> bool:
+        return self.given_onboarding is None and self.db is None and self.store is None
+
+    def close(self, app: Flask) -> None:
+        """Release what :meth:`init_app` built for ``app``: the service's worker pool, and the
+        database connections of a store onboardkit opened itself (the settings' database; the
+        app's own engine and a given store or service stay the app's). For the end of a test
+        or of a process; Flask has no shutdown hook of its own."""
+        state = self._states.pop(app, None)
+        if state is None:
+            return
+        if self.given_onboarding is None and self.given_web is None:
+            state.onboarding.close()
+        store = state.onboarding.store
+        if state.owns_store and isinstance(store, SqlStore):
+            store.dispose()
 
     # -- the current app's state -----------------------------------------------------------------
 
