@@ -8,16 +8,41 @@ so that nothing but the router shapes the answers (Starlette's ``SessionMiddlewa
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import Iterator
+from collections.abc import Sequence
 
+import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
-from fastapi.testclient import TestClient
 from onboardkit_fastapi import onboarding_router
 
-from onboardkit.testing import HttpxTransport, PluginContract, RecordingWeb, Transport
-from onboardkit.web import HostSession, SessionChange, SignedIn, SignedOut
+from onboardkit.testing import PluginContract, RecordingWeb, Transport
+from onboardkit.web import HostSession, SessionChange, SignedIn, SignedOut, WebResponse
+
+
+class AsgiTransport:
+    """The contract's way into the app: each request through httpx's in-process ASGI transport
+    (the client address is httpx's ``127.0.0.1``), no cookies kept, no redirects followed."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def __call__(
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: bytes
+    ) -> WebResponse:
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport) as client:
+                request = client.build_request(method, url, headers=list(headers), content=body)
+                return await client.send(request, follow_redirects=False)
+
+        answer = asyncio.run(send())
+        return WebResponse(
+            answer.status_code,
+            tuple((str(name), str(value)) for name, value in answer.headers.multi_items()),
+            bytes(answer.content),
+        )
 
 
 class HostSessions:
@@ -50,9 +75,8 @@ def _app(web: RecordingWeb, mount_prefix: str) -> FastAPI:
 
 class TestFastAPIRouter(PluginContract):
     session_modes = ("cookie", "host")
-    client_address = "testclient"
+    client_address = "127.0.0.1"
 
     @pytest.fixture
-    def plugin_client(self, contract_web: RecordingWeb, mount_prefix: str) -> Iterator[Transport]:
-        with TestClient(_app(contract_web, mount_prefix)) as client:
-            yield HttpxTransport(client)
+    def plugin_client(self, contract_web: RecordingWeb, mount_prefix: str) -> Transport:
+        return AsgiTransport(_app(contract_web, mount_prefix))
