@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
-from urllib.parse import unquote
 
 from onboardkit import hookimpl
 from onboardkit.errors import OnboardkitError
@@ -17,6 +15,7 @@ from onboardkit.ratelimits import RateLimiter
 from onboardkit.storage import OutboxMail, Store
 from onboardkit.tenants import Tenants
 from onboardkit.testing import FrozenClock, make_plugins
+from onboardkit.testing.outbox import mail_link, mail_token, outbox_mails
 from onboardkit.testing.passwords import CheapTestHasher
 
 SECRET = b"onboardkit test secret, 32 bytes or more"
@@ -172,27 +171,16 @@ def service(
 
 def mails(store: Store, recipient: str | None = None, kind: str | None = None) -> list[OutboxMail]:
     """Mails in the outbox, newest first."""
-    found = store.atomic(lambda tx: list(tx.mails(limit=1000)))
-    return [
-        mail
-        for mail in found
-        if (recipient is None or mail.recipient == recipient)
-        and (kind is None or mail.kind == kind)
-    ]
-
-
-_TOKEN = re.compile(r"[?&]token=([A-Za-z0-9_\-%]+)")
+    return outbox_mails(store, recipient, kind)
 
 
 def link_token(mail: OutboxMail) -> str:
     """The token of the link in a mail, read from its text as a person would click it."""
-    found = _TOKEN.search(mail.text)
-    assert found is not None, "the mail has no link with a token"
-    return unquote(found.group(1))
+    return mail_link(mail).token
 
 
 def latest_token(store: Store, recipient: str, kind: str) -> str:
-    return link_token(mails(store, recipient, kind)[0])
+    return mail_token(store, recipient, kind)
 
 
 def registration_form(email: str, password: str = STRONG, **extra: object) -> dict[str, object]:

@@ -1,38 +1,32 @@
 """Shared set-up of the web layer tests: a site (service + web layer) and a browser-like client.
 
-:class:`Browser` drives :meth:`onboardkit.web.OnboardingWeb.handle` the way a browser would: it
-keeps the cookies the answers set, scrapes the CSRF token from the last page and sends forms
-urlencoded (repeated fields with ``doseq``) or JSON bodies.
+:class:`Browser` is the public :class:`onboardkit.testing.Browser` on the core: it drives
+:meth:`onboardkit.web.OnboardingWeb.handle` the way a browser would: it keeps the cookies the
+answers set, scrapes the CSRF token from the last page and sends forms urlencoded (repeated
+fields with ``doseq``) or JSON bodies.
 """
 
 from __future__ import annotations
 
 import html
-import json as jsonlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
 from onboarding_helpers import SECRET, STRONG, latest_token, mails, registration_form, service
+from onboardkit import testing
 from onboardkit.accounts import Account
 from onboardkit.onboarding import Onboarding
 from onboardkit.plugins import Plugins
 from onboardkit.ratelimits import RateLimiter
 from onboardkit.storage import Store
-from onboardkit.testing import FrozenClock
-from onboardkit.web import (
-    HostSession,
-    OnboardingWeb,
-    SignedIn,
-    SignedOut,
-    WebRequest,
-    WebResponse,
-)
+from onboardkit.testing import FrozenClock, without_csrf
+from onboardkit.web import HostSession, OnboardingWeb, WebResponse
 
 __all__ = [
     "CLIENT",
@@ -59,8 +53,7 @@ __all__ = [
 #: The address listed as reviewer of the pim tenant in onboarding_helpers.CONFIG.
 REVIEWER = "review@pim.example.com"
 REVIEWER_PASSWORD = "Glacier-Orchid-Tempo-81"
-CLIENT = "192.0.2.10"
-_CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
+CLIENT = testing.CLIENT_ADDRESS
 
 
 @attrs.define
@@ -73,7 +66,7 @@ class Site:
     web: OnboardingWeb
 
     def browser(self, **options: Any) -> Browser:
-        return Browser(self.web, **options)
+        return Browser.for_web(self.web, **options)
 
     def text(self, code: str, locale: str = "en", **params: Any) -> str:
         """A page or error text as the pages show it (so rewording a text breaks no test)."""
@@ -121,140 +114,21 @@ def site(
         yield Site(store=store, clock=clock, onboarding=onboarding, web=web)
 
 
-class Browser:
-    """A cookie-keeping client of :class:`OnboardingWeb`, like a browser on the pages."""
+class Browser(testing.Browser):
+    """The public test browser on the core (:class:`onboardkit.testing.CoreTransport`), with
+    pim's resend page as the source of a CSRF token and the host session at hand."""
 
-    def __init__(
-        self,
-        web: OnboardingWeb,
-        *,
-        headers: Mapping[str, str] | None = None,
-        client_address: str = CLIENT,
-        secure: bool = False,
-        locale: str | None = None,
-    ) -> None:
-        self.web = web
-        self.headers = dict(headers or {})
-        self.client_address = client_address
-        self.secure = secure
-        #: The language the host chose, sent as ``WebRequest.locale``.
-        self.locale = locale
-        #: The host's session in host session mode, kept like a framework would keep it.
-        self.session: HostSession | None = None
-        self.cookies: dict[str, str] = {}
-        self.last: WebResponse | None = None
-        self._token: str | None = None
-
-    # -- sending ----------------------------------------------------------------------------
-
-    def request(
-        self,
-        method: str,
-        target: str,
-        *,
-        query: str | Mapping[str, str] = "",
-        body: bytes = b"",
-        headers: Mapping[str, str] | None = None,
-        cookies: bool = True,
-    ) -> WebResponse:
-        path, _, raw_query = target.partition("?")
-        if not isinstance(query, str):
-            query = urlencode(query)
-        joined = "&".join(part for part in (raw_query, query) if part)
-        sent = dict(self.headers)
-        if cookies and self.cookies:
-            sent["cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        sent.update(headers or {})
-        response = self.web.handle(
-            WebRequest(
-                method,
-                path,
-                query=joined,
-                headers=sent,
-                body=body,
-                client_address=self.client_address,
-                secure=self.secure,
-                session=self.session,
-                locale=self.locale,
-            )
-        )
-        if isinstance(response.session, SignedIn):
-            self.session = response.session.session
-        elif isinstance(response.session, SignedOut):
-            self.session = None
-        self._keep_cookies(response)
-        if response.media_type == "text/html" and response.body:
-            self.last = response
-            found = _CSRF.search(response.text)
-            if found is not None:
-                self._token = found.group(1)
-        return response
-
-    def _keep_cookies(self, response: WebResponse) -> None:
-        for line in response.header_values("set-cookie"):
-            pair, *attributes = (part.strip() for part in line.split(";"))
-            name, _, value = pair.partition("=")
-            if name == "onboardkit_csrf" and self.cookies.get(name) != value:
-                self._token = None  # the tokens on earlier pages belong to the old cookie
-            if any(a.lower() == "max-age=0" for a in attributes) or not value:
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = value
-
-    def get(self, target: str, **options: Any) -> WebResponse:
-        return self.request("GET", target, **options)
-
-    def post(
-        self,
-        target: str,
-        form: Mapping[str, object] | None = None,
-        *,
-        csrf: bool = True,
-        headers: Mapping[str, str] | None = None,
-        **options: Any,
-    ) -> WebResponse:
-        """A urlencoded form post, with the CSRF token of the last page unless one is given."""
-        fields = dict(form or {})
-        if csrf and "csrf_token" not in fields:
-            fields["csrf_token"] = self.csrf_token
-        sent = {"content-type": "application/x-www-form-urlencoded", **(headers or {})}
-        body = urlencode(fields, doseq=True).encode()
-        return self.request("POST", target, body=body, headers=sent, **options)
-
-    def post_json(
-        self,
-        target: str,
-        data: object = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-        **options: Any,
-    ) -> WebResponse:
-        body = b"" if data is None else jsonlib.dumps(data).encode()
-        sent = {"content-type": "application/json", **(headers or {})}
-        return self.request("POST", target, body=body, headers=sent, **options)
-
-    def follow(self, response: WebResponse) -> WebResponse:
-        """GET the redirect target of ``response``."""
-        assert response.status in (301, 302, 303, 307, 308), response.status
-        location = response.header("location")
-        assert location is not None
-        return self.get(location)
-
-    # -- reading ----------------------------------------------------------------------------
+    csrf_page = "/pim/resend"
+    transport: testing.CoreTransport
 
     @property
-    def csrf_token(self) -> str:
-        """The CSRF token of the last page with a form; without one, of pim's resend page (the
-        CSRF cookie, and so its token, is the same for every tenant)."""
-        if self._token is None:
-            self.get("/pim/resend")
-        assert self._token is not None, "no page with a form was loaded"
-        return self._token
+    def session(self) -> HostSession | None:
+        """The host's session in host session mode, kept like a framework would keep it."""
+        return self.transport.session
 
-
-def without_csrf(text: str) -> str:
-    """A page with its CSRF token blanked (it differs per browser)."""
-    return _CSRF.sub('name="csrf_token" value=""', text)
+    @session.setter
+    def session(self, value: HostSession | None) -> None:
+        self.transport.session = value
 
 
 def location_query(response: WebResponse) -> dict[str, str]:
@@ -331,8 +205,7 @@ def register_through_pages(
 def sign_in(
     browser: Browser, tenant: str, email: str, password: str = STRONG, **extra: object
 ) -> WebResponse:
-    browser.get(f"/{tenant}/login")
-    return browser.post(f"/{tenant}/login", {"email": email, "password": password, **extra})
+    return testing.sign_in(browser, tenant, email, password, **extra)
 
 
 def confirm_through_pages(
