@@ -61,6 +61,10 @@ class _Formatter(string.Formatter):
 _FORMATTER = _Formatter()
 
 
+def _text_map(texts: Mapping[str, str]) -> dict[str, str]:
+    return dict(texts)
+
+
 @attrs.frozen
 class LocalizedText:
     """Text a host application wrote and translated itself, as an error's param.
@@ -73,7 +77,7 @@ class LocalizedText:
         without a text falls back to it.
     """
 
-    texts: Mapping[str, str] = attrs.field(converter=dict)
+    texts: Mapping[str, str] = attrs.field(converter=_text_map)
 
     @texts.validator
     def _english(self, attribute: object, value: Mapping[str, str]) -> None:
