@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -74,3 +75,13 @@ def database(request: pytest.FixtureRequest) -> str:
     Ask for it together with ``@pytest.mark.django_db(databases="__all__")`` (or the aliases).
     """
     return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def fresh_service() -> Iterator[None]:
+    """Every test builds the app's service afresh (with the settings it overrides)."""
+    from onboardkit_django.service import reset
+
+    reset()
+    yield
+    reset()

@@ -33,6 +33,11 @@ HERE = Path(__file__).resolve().parent
 #: The SQLite file of this run (an in-memory database would be private to one connection).
 SQLITE_FILE = Path(tempfile.gettempdir()) / f"onboardkit-django-{RUN}.sqlite3"
 
+# Until the store on the Django ORM is in: onboardkit's SQL store in a file of this run's own.
+os.environ["ONBOARDKIT_DATABASE_URL"] = (
+    f"sqlite:///{Path(tempfile.gettempdir()) / f'onboardkit-django-store-{RUN}.sqlite3'}"
+)
+
 POSTGRESQL_URL = os.environ.get(
     "ONBOARDKIT_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -77,6 +82,14 @@ DATABASES: dict[str, dict[str, Any]] = {
 DATABASE_ALIASES = ("default", "postgresql", "mariadb")
 
 SECRET_KEY = "django-insecure-tests-only-" + RUN
+ONBOARDKIT = {
+    "CONFIG": HERE / "onboardkit.toml",
+    "SECRET_KEY": "onboardkit-django tests only: not a real secret " + RUN,
+}
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "onboardkit_django.backends.OnboardkitBackend",
+]
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 USE_TZ = True

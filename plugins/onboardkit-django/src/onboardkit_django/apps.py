@@ -16,3 +16,7 @@ class OnboardkitConfig(AppConfig):
     label = "onboardkit"
     verbose_name = "Onboarding"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the system checks and the receivers of Django's signals.
+        from onboardkit_django import checks, service, sessions  # noqa: F401
