@@ -12,11 +12,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 DOC = Path(__file__).resolve().parents[3] / "docs" / "django.md"
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
-SECRET = "quickstart-test-secret-not-for-production-0123456789"  # noqa: S105
+SECRET = "quickstart-test-secret-not-for-production-0123456789"
 
 #: Runs inside the new project: the flows through Django's test client, as a browser would.
 DRIVER = textwrap.dedent(
@@ -81,7 +79,8 @@ def quickstart_blocks() -> dict[str, str]:
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    # Our own interpreter and manage.py, with fixed arguments.
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     assert done.returncode == 0, f"{' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
