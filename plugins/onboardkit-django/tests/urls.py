@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path
+from django.views.decorators.http import require_POST
+from onboardkit_django.sessions import change_password
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 
 def whoami(request: HttpRequest) -> JsonResponse:
@@ -22,8 +30,26 @@ def whoami(request: HttpRequest) -> JsonResponse:
     )
 
 
+@require_POST
+def new_password(request: HttpRequest) -> HttpResponse:
+    """The project's own password change view, through the app's helper."""
+    change_password(request, request.POST["current"], request.POST["new"])
+    return HttpResponse(status=204)
+
+
+@api_view(["GET"])
+@authentication_classes([BasicAuthentication, SessionAuthentication])
+@permission_classes([IsAuthenticated])
+def api_whoami(request: Request) -> Response:
+    """Django REST framework's view of the signed-in user."""
+    return Response({"username": request.user.get_username()})
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("onboarding/", include("onboardkit_django.urls")),
     path("whoami", whoami),
+    path("accounts/login/", LoginView.as_view(template_name="admin/login.html")),
+    path("new-password", new_password),
+    path("api/whoami", api_whoami),
 ]

@@ -96,6 +96,11 @@ def change_password(
     :raises RateLimited: after too many attempts.
     """
     built = service()
+    # Load request.user (it is lazy) while the session still matches the old password: loaded
+    # afterwards, Django's session check would end this session too.
+    signed_in = getattr(request, "user", None)
+    if signed_in is None or not signed_in.is_authenticated:
+        raise SignInRequired()
     kept = host_session(request)
     if kept is None or (tenant is not None and kept.tenant != tenant):
         raise SignInRequired()
