@@ -7,6 +7,7 @@ from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path
 from django.views.decorators.http import require_POST
+from onboardkit_django.service import service
 from onboardkit_django.sessions import change_password
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -45,10 +46,19 @@ def api_whoami(request: Request) -> Response:
     return Response({"username": request.user.get_username()})
 
 
+def invite(request: HttpRequest) -> HttpResponse:
+    """A project view that calls the service; its typed errors reach the middleware."""
+    service().onboarding.invite(
+        "pim", request.GET.get("email", ""), roles=["viewer"], invited_by="admin@example.com"
+    )
+    return HttpResponse(status=202)
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("onboarding/", include("onboardkit_django.urls")),
     path("whoami", whoami),
+    path("invite", invite),
     path("accounts/login/", LoginView.as_view(template_name="admin/login.html")),
     path("new-password", new_password),
     path("api/whoami", api_whoami),

@@ -10,27 +10,18 @@ Django's own translations; the password field's hints list each validator's help
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import SimpleNamespace
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import get_default_password_validators
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import translation
 
 from onboardkit.errors import Issue, LocalizedText
-from onboardkit.i18n import SUPPORTED_LOCALES, normalize_locale
+from onboardkit.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, normalize_locale
 from onboardkit.passwords import HOST_RULE, PasswordContext, PasswordRule
 
 __all__ = ["ProjectPasswordValidator", "project_password_rules"]
-
-
-def _texts(render: Any) -> LocalizedText:
-    """``render()`` in each of onboardkit's languages, with Django's translations."""
-    texts = {}
-    for language in SUPPORTED_LOCALES:
-        with translation.override(language):
-            texts[language] = str(render())
-    return LocalizedText(texts)
 
 
 class ProjectPasswordValidator:
@@ -45,32 +36,38 @@ class ProjectPasswordValidator:
         self.validator = validator
 
     def check(self, password: str, context: PasswordContext) -> list[Issue]:
-        # What the person entered, as the attributes UserAttributeSimilarityValidator compares.
-        user = SimpleNamespace(
-            username=context.email or "",
-            email=context.email or "",
-            first_name=context.names[0] if context.names else "",
-            last_name=context.names[1] if len(context.names) > 1 else "",
-        )
-        try:
-            self.validator.validate(password, user)
-        except DjangoValidationError as refusal:
-            return [
-                Issue(
-                    "password",
-                    HOST_RULE,
-                    {
-                        "rule": error.code or type(self.validator).__name__,
-                        "text": _texts(
-                            lambda error=error: (
-                                error.message % error.params if error.params else error.message
-                            )
-                        ),
-                    },
-                )
-                for error in refusal.error_list
-            ]
-        return []
+        user = _person(context)
+        # Django translates a refusal when it is raised: check once per language.
+        refusals: dict[str, list[DjangoValidationError]] = {}
+        for language in SUPPORTED_LOCALES:
+            with translation.override(language):
+                try:
+                    self.validator.validate(password, user)
+                except DjangoValidationError as refusal:
+                    refusals[language] = [
+                        DjangoValidationError(str(text).strip(), code=error.code)
+                        for error in refusal.error_list
+                        for text in error.messages
+                    ]
+                else:
+                    return []
+        english = refusals[DEFAULT_LOCALE]
+        return [
+            Issue(
+                "password",
+                HOST_RULE,
+                {
+                    "rule": error.code or type(self.validator).__name__,
+                    "text": LocalizedText(
+                        {
+                            language: str(found[index].message) if index < len(found) else ""
+                            for language, found in refusals.items()
+                        }
+                    ),
+                },
+            )
+            for index, error in enumerate(english)
+        ]
 
     def describe(self, locale: str | None) -> Mapping[str, Any] | None:
         if not hasattr(self.validator, "get_help_text"):
@@ -78,6 +75,20 @@ class ProjectPasswordValidator:
         with translation.override(normalize_locale(locale)):
             hint = str(self.validator.get_help_text())
         return {"code": self.code, "params": {"rule": type(self.validator).__name__}, "hint": hint}
+
+
+def _person(context: PasswordContext) -> Any:
+    """An unsaved user holding what the person entered, for validators that compare the
+    password with the user's attributes (``UserAttributeSimilarityValidator``)."""
+    model = get_user_model()
+    names = {field.name for field in model._meta.get_fields()}
+    values = {
+        "username": context.email or "",
+        "email": context.email or "",
+        "first_name": context.names[0] if context.names else "",
+        "last_name": context.names[1] if len(context.names) > 1 else "",
+    }
+    return model(**{name: value for name, value in values.items() if name in names})
 
 
 def project_password_rules() -> list[PasswordRule]:

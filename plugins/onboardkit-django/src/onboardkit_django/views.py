@@ -57,9 +57,15 @@ def core_request(
     session: HostSession | None = None
     if built.web.session_mode == "host":
         session = host_session(request)
-    # META is the WSGI environ (a copy), and has the same keys under ASGI.
+    # META is the WSGI environ, with the keys the ASGI handler fills in too. Django has put
+    # its decoded path into it; PEP 3333 (what web_request reads) wants UTF-8 as latin-1.
+    environ = {
+        **request.META,
+        "PATH_INFO": _pep3333(request.path_info),
+        "SCRIPT_NAME": _pep3333(str(request.META.get("SCRIPT_NAME") or "")),
+    }
     core = web_request(
-        request.META,
+        environ,
         mount=mount if path is not None else "",
         root_path=None if path is not None else "",
         body=data,
@@ -69,6 +75,10 @@ def core_request(
     )
     # Django's own answer: it knows SECURE_PROXY_SSL_HEADER.
     return attrs.evolve(core, secure=request.is_secure())
+
+
+def _pep3333(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 class _CoreCookie(Morsel[str]):
