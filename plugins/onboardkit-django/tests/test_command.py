@@ -53,7 +53,8 @@ def test_outbox_deliver_sends_through_djangos_email_backend() -> None:
     (sent,) = mail.outbox  # the test settings' locmem backend
     assert sent.to == ["ada@example.com"]
     assert "no-reply@pim.example.com" in sent.from_email
-    assert sent.alternatives and sent.alternatives[0][1] == "text/html"
+    assert sent.alternatives
+    assert sent.alternatives[0][1] == "text/html"
     assert sent.extra_headers["Auto-Submitted"] == "auto-generated"
 
 
