@@ -27,7 +27,7 @@ from onboardkit.settings import (
     secret_key_problem,
 )
 from onboardkit.sqlstore import SqlStore
-from onboardkit.testing import make_plugins
+from onboardkit.testing import InMemoryStore, MemoryRateLimitBackend, make_plugins
 from onboardkit.transports import FolderTransport, parse_sender
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "onboardkit.toml"
@@ -388,6 +388,61 @@ def test_redis_rate_limits_count_in_redis(redis_url: str, sql_store: SqlStore):
     limiter.check("register", email=address)
     with pytest.raises(RateLimited):
         limiter.check("register", email=address)
+
+
+def test_a_given_rate_limit_backend_replaces_the_configured_one(sql_store: SqlStore):
+    settings = load(config(rate_limits={"login": {"email": {"limit": 1, "window": 60}}}))
+    backend = MemoryRateLimitBackend()
+    limiter = build_rate_limiter(settings, sql_store, backend=backend)
+    assert limiter is not None
+    limiter.check("login", email="anna@example.com")
+    assert len(backend) == 1
+    with pytest.raises(RateLimited):
+        limiter.check("login", email="anna@example.com")
+
+
+def test_rate_limits_off_win_over_a_given_backend():
+    settings = load(config(rate_limits={"backend": "off"}))
+    assert build_rate_limiter(settings, InMemoryStore(), backend=MemoryRateLimitBackend()) is None
+
+
+def test_the_database_backend_on_a_store_without_sql_names_the_setting():
+    settings = load(config())
+    with pytest.raises(ConfigurationError) as error:
+        build_rate_limiter(settings, InMemoryStore())
+    assert key_of(error) == "rate_limits.backend"
+    assert error.value.code == "config.invalid"
+    assert "pass a rate-limit backend" in error.value.message
+    assert "Ratenbegrenzung" in error.value.localized("de")
+
+
+@pytest.mark.redis
+def test_redis_rate_limits_need_no_sql_store(redis_url: str):
+    settings = load(config(rate_limits={"backend": "redis", "redis_url": redis_url}))
+    limiter = build_rate_limiter(settings, InMemoryStore())
+    assert limiter is not None
+    limiter.check("register", email=f"{secrets.token_hex(8)}@example.com")
+
+
+def test_onboarding_is_built_on_any_store_with_its_rate_limit_backend():
+    settings = load(config(rate_limits={"login": {"email": {"limit": 1, "window": 60}}}))
+    store, backend = InMemoryStore(), MemoryRateLimitBackend()
+    onboarding = build_onboarding(
+        settings, plugins=make_plugins(), store=store, rate_limit_backend=backend
+    )
+    try:
+        assert onboarding.store is store
+        assert onboarding.limiter is not None
+        onboarding.limiter.check("login", email="anna@example.com")
+        assert len(backend) == 1
+    finally:
+        onboarding.close()
+
+
+def test_onboarding_on_a_store_without_sql_needs_a_rate_limit_backend():
+    with pytest.raises(ConfigurationError) as error:
+        build_onboarding(load(config()), plugins=make_plugins(), store=InMemoryStore())
+    assert key_of(error) == "rate_limits.backend"
 
 
 def test_partner_settings_are_checked_by_key():

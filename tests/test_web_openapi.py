@@ -1,5 +1,5 @@
 """The core's own OpenAPI document: valid OpenAPI 3.1, every API route and page with its
-parameters, body and answers, one error schema, and served at /openapi.json by the core."""
+parameters, body and answers, one error schema, and served at /api/openapi.json by the core."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_every_api_route_and_page_is_an_operation_and_static_files_are_not(
     assert operations == expected
     assert ("/static/{name}", "GET") not in operations
     assert ("/{tenant}/theme.css", "GET") not in operations
-    assert ("/openapi.json", "GET") not in operations
+    assert ("/api/openapi.json", "GET") not in operations
 
 
 def test_operations_are_named_and_described_by_their_routes(web: OnboardingWeb) -> None:
@@ -155,20 +155,20 @@ def test_a_single_tenant_document_has_no_tenant_id_in_its_paths(single: Site) ->
 
 
 def test_the_core_serves_its_document_at_openapi_json(web: OnboardingWeb) -> None:
-    answer = web.handle(WebRequest("GET", "/openapi.json", root_path="/onboarding"))
+    answer = web.handle(WebRequest("GET", "/api/openapi.json", root_path="/onboarding"))
     assert answer.status == 200
     assert answer.media_type == "application/vnd.oai.openapi+json"
     assert json.loads(answer.body) == web.openapi("/onboarding")
 
 
 def test_openapi_json_is_no_tenant_and_answers_head(web: OnboardingWeb) -> None:
-    head = web.handle(WebRequest("HEAD", "/openapi.json"))
+    head = web.handle(WebRequest("HEAD", "/api/openapi.json"))
     assert head.status == 200
     assert head.body == b""
-    assert web.handle(WebRequest("POST", "/openapi.json")).status == 405
+    assert web.handle(WebRequest("POST", "/api/openapi.json")).status == 405
 
 
 def test_a_single_tenant_mount_serves_its_document_too(single: Site) -> None:
-    answer = single.browser().get("/openapi.json")
+    answer = single.browser().get("/api/openapi.json")
     assert answer.status == 200
     assert "/api/register" in json.loads(answer.body)["paths"]

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from onboardkit.onboarding import Onboarding
     from onboardkit.outbox import OutboxWorker
     from onboardkit.plugins import Plugins
-    from onboardkit.ratelimits import RateLimiter
+    from onboardkit.ratelimits import RateLimitBackend, RateLimiter
     from onboardkit.sqlstore import SqlStore
     from onboardkit.storage import Store
     from onboardkit.transports import Transport
@@ -181,6 +181,12 @@ SENDER_TENANT_UNKNOWN = message(
 )
 TRANSPORT_MISSING = message(
     "settings.transport_missing", "missing: configure [mail.transport] to deliver mail"
+)
+# Its German text lives in its own catalog (settings_store.po), apart from settings.po.
+BACKEND_NEEDS_SQL_STORE = message(
+    "settings.backend_needs_sql_store",
+    'the "database" backend needs the SQL store; with another store, pass a rate-limit '
+    'backend or choose "redis" or "off"',
 )
 
 
@@ -745,19 +751,35 @@ def build_outbox_worker(
 
 
 def build_rate_limiter(
-    settings: Settings, store: SqlStore, *, clock: Clock = system_clock
+    settings: Settings,
+    store: Store | None = None,
+    *,
+    backend: RateLimitBackend | None = None,
+    clock: Clock = system_clock,
 ) -> RateLimiter | None:
-    """The rate limiter on the configured backend, or ``None`` for ``backend = "off"``."""
-    from onboardkit.ratelimits import RateLimiter, RedisRateLimitBackend, SqlRateLimitBackend
+    """The rate limiter, or ``None`` for ``rate_limits.backend = "off"``.
 
-    backend: SqlRateLimitBackend | RedisRateLimitBackend
+    :param store: The deployment's store; the ``"database"`` backend counts in its tables,
+        which only :class:`~onboardkit.sqlstore.SqlStore` has.
+    :param backend: Counters of the host's own choosing (any
+        :class:`~onboardkit.ratelimits.RateLimitBackend`), used instead of the one
+        ``rate_limits.backend`` names; ``"off"`` still switches limiting off.
+    :raises ConfigurationError: ``rate_limits.backend`` when it is ``"database"``, no
+        ``backend`` is given and ``store`` is not a SQL store.
+    """
+    from onboardkit.ratelimits import RateLimiter, RedisRateLimitBackend, SqlRateLimitBackend
+    from onboardkit.sqlstore import SqlStore
+
     if settings.rate_limit_backend == "off":
         return None
-    if settings.rate_limit_backend == "redis":
-        assert settings.redis_url is not None  # checked when the settings were read
-        backend = RedisRateLimitBackend(settings.redis_url)
-    else:
-        backend = SqlRateLimitBackend(store.engine)
+    if backend is None:
+        if settings.rate_limit_backend == "redis":
+            assert settings.redis_url is not None  # checked when the settings were read
+            backend = RedisRateLimitBackend(settings.redis_url)
+        elif isinstance(store, SqlStore):
+            backend = SqlRateLimitBackend(store.engine)
+        else:
+            raise _fail("rate_limits.backend", BACKEND_NEEDS_SQL_STORE)
     return RateLimiter(
         settings.rate_limits,
         backend,
@@ -780,18 +802,30 @@ def build_onboarding(
     *,
     plugins: Plugins | None = None,
     clock: Clock = system_clock,
-    store: SqlStore | None = None,
+    store: Store | None = None,
+    rate_limit_backend: RateLimitBackend | None = None,
 ) -> Onboarding:
     """The onboarding service of this deployment, wired from ``settings``.
 
-    Opens (and, with ``database.auto_migrate``, migrates) the store unless one is given, loads the
-    plugins unless given, and builds the mailer, the rate limiter, partner-code resolution and the
-    password hasher.
+    Opens (and, with ``database.auto_migrate``, migrates) the SQL store unless a store is given,
+    loads the plugins unless given, and builds the mailer, the rate limiter, partner-code
+    resolution and the password hasher.
+
+    :param store: Any :class:`~onboardkit.storage.Store` (a framework plugin's own, say);
+        it is used as it is, without migrating.
+    :param rate_limit_backend: The rate limiter's counters, instead of the one
+        ``rate_limits.backend`` names (see :func:`build_rate_limiter`). A store other than
+        :class:`~onboardkit.sqlstore.SqlStore` needs one unless the backend is ``"redis"``
+        or ``"off"``.
+    :raises ConfigurationError: ``rate_limits.backend`` when the ``"database"`` backend is
+        configured for a store that is not a SQL store and no ``rate_limit_backend`` is given.
     """
     from onboardkit.onboarding import Onboarding
 
-    plugins = plugins if plugins is not None else build_plugins()
     store = store if store is not None else build_store(settings)
+    # Checked before the plugins load: a wiring mistake is reported before anything starts.
+    limiter = build_rate_limiter(settings, store, backend=rate_limit_backend, clock=clock)
+    plugins = plugins if plugins is not None else build_plugins()
     return Onboarding(
         settings.tenants,
         store,
@@ -799,7 +833,7 @@ def build_onboarding(
         plugins=plugins,
         hasher=settings.hasher,
         mailer=build_mailer(settings, plugins, clock=clock),
-        limiter=build_rate_limiter(settings, store, clock=clock),
+        limiter=limiter,
         partner_timeout=settings.partner_timeout,
         partner_workers=settings.partner_max_workers,
         reject_mistyped_partner_codes=settings.reject_mistyped_partner_codes,

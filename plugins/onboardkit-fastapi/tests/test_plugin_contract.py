@@ -1,42 +1,37 @@
-"""The FastAPI router passes onboardkit's plugin contract: it answers exactly as the core does.
+"""The FastAPI router passes onboardkit's plugin contract: it answers exactly as the core does,
+in cookie mode and in host mode.
 
-Host session mode needs the router's ``sessions=`` (a ``SessionBackend`` with
-``load(request)`` and ``save(request, response, change)``); until the router has it, only
-cookie mode runs: add ``"host"`` to ``session_modes`` below to run both.
+In host mode the app's sessions are a small ``SessionBackend`` keyed by a cookie of the app's own,
+so that nothing but the router shapes the answers (Starlette's ``SessionMiddleware`` would rewrite
+``Vary``; ``StarletteSessions`` is tested on its own in test_host_sessions.py).
 """
 
 from __future__ import annotations
 
-import inspect
 import secrets
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI, Request, Response
+from fastapi.testclient import TestClient
+from onboardkit_fastapi import onboarding_router
 
-fastapi = pytest.importorskip("fastapi")
-pytest.importorskip("httpx2")  # Starlette's TestClient is built on it
-
-from fastapi import APIRouter, FastAPI, Request, Response  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-from onboardkit_fastapi import onboarding_router  # noqa: E402
-
-from onboardkit.testing import HttpxTransport, PluginContract, RecordingWeb, Transport  # noqa: E402
-from onboardkit.web import HostSession, SessionChange, SignedIn, SignedOut  # noqa: E402
+from onboardkit.testing import HttpxTransport, PluginContract, RecordingWeb, Transport
+from onboardkit.web import HostSession, SessionChange, SignedIn, SignedOut
 
 
 class HostSessions:
-    """The host app's sessions, as a ``SessionBackend``: a dict keyed by the host's own cookie
-    (a real app would use Starlette's ``SessionMiddleware`` or its auth backend)."""
+    """The app's sessions as a ``SessionBackend``: a dict keyed by the app's own cookie."""
 
     cookie = "host_session"
 
     def __init__(self) -> None:
         self.sessions: dict[str, HostSession] = {}
 
-    def load(self, request: Request) -> HostSession | None:
+    async def load(self, request: Request) -> HostSession | None:
         return self.sessions.get(request.cookies.get(self.cookie, ""))
 
-    def save(self, request: Request, response: Response, change: SessionChange) -> None:
+    async def save(self, request: Request, response: Response, change: SessionChange) -> None:
         self.sessions.pop(request.cookies.get(self.cookie, ""), None)
         if isinstance(change, SignedIn):
             session_id = secrets.token_urlsafe(16)
@@ -46,26 +41,18 @@ class HostSessions:
             response.delete_cookie(self.cookie)
 
 
-def _router(web: RecordingWeb) -> APIRouter:
-    """The router as an app builds it: in host mode with the app's sessions."""
-    if web.session_mode == "cookie":
-        return onboarding_router(web)
-    if "sessions" not in inspect.signature(onboarding_router).parameters:
-        raise RuntimeError(
-            "host session mode needs onboarding_router(web, sessions=<SessionBackend>); this "
-            "router has no sessions= yet: keep session_modes = ('cookie',) until it has"
-        )
-    return onboarding_router(web, sessions=HostSessions())  # type: ignore[call-arg]
+def _app(web: RecordingWeb, mount_prefix: str) -> FastAPI:
+    app = FastAPI()
+    sessions = HostSessions() if web.session_mode == "host" else None
+    app.include_router(onboarding_router(web, sessions=sessions), prefix=mount_prefix)
+    return app
 
 
 class TestFastAPIRouter(PluginContract):
-    # Host mode runs once the router takes sessions=: then session_modes = ("cookie", "host").
-    session_modes = ("cookie",)
+    session_modes = ("cookie", "host")
     client_address = "testclient"
 
     @pytest.fixture
     def plugin_client(self, contract_web: RecordingWeb, mount_prefix: str) -> Iterator[Transport]:
-        app = FastAPI()
-        app.include_router(_router(contract_web), prefix=mount_prefix)
-        with TestClient(app) as client:
+        with TestClient(_app(contract_web, mount_prefix)) as client:
             yield HttpxTransport(client)

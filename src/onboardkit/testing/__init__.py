@@ -47,6 +47,8 @@ _LAZY = {
     "PluginContract": "onboardkit.testing.plugin_contract",
     "RecordingWeb": "onboardkit.testing.plugin_contract",
     "contract_web": "onboardkit.testing.plugin_contract",
+    "InMemoryStore": "onboardkit.testing.store",
+    "StoreContract": "onboardkit.testing.store_contract",
 }
 
 __all__ = ["FrozenClock", "make_plugins", *_LAZY]

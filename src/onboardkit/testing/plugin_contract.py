@@ -587,6 +587,7 @@ class ContractRun:
             self.expect(browser.get(self.url(f"/static/{name}")), 200)
         self.expect(browser.get(self.url("/pim/theme.css")), 200)
         self.expect(browser.get(self.url("/pim/documents/newsletter")), 200)
+        self.expect(browser.get(self.url("/api/openapi.json")), 200)
         self.expect(browser.head(self.url("/pim/login")), 200)
         self.expect(browser.head(self.url("/static/onboardkit.css")), 200)
         self.expect(browser.head(self.url("/pim/api/form")), 200)
@@ -627,6 +628,8 @@ class ContractRun:
             self.expect(browser.get(self.url("/pim/no/such/page")), 404)
             self.expect(browser.get(self.url("/pim/api/login")), 405)
             self.expect(browser.request("DELETE", self.url("/static/onboardkit.css")), 405)
+            # A path with two methods: the Allow list names both.
+            self.expect(browser.request("PUT", self.url("/pim/login")), 405)
 
     def ended_sessions(self) -> None:
         """A session ends when the account is disabled: in host mode the core says so

@@ -224,10 +224,11 @@ class OnboardingWeb:
         if show_outbox:
             demo.extend(pages.OUTBOX_ROUTES)
         static = Route("GET", "/static/{name}", "static", _static_file, media_type="text/css")
-        # Before the pages: /{tenant} would match it (no tenant id has a dot).
+        # Under /api, which is no tenant's id, so that it never meets a tenant's pages nor the
+        # framework's own /openapi.json (FastAPI's, say) when mounted at the root.
         openapi = Route(
             "GET",
-            "/openapi.json",
+            "/api/openapi.json",
             "openapi",
             _openapi,
             summary="This API's OpenAPI document",
@@ -268,7 +269,7 @@ class OnboardingWeb:
         self, root_path: str = "", *, title: str = "onboardkit", version: str | None = None
     ) -> dict[str, Any]:
         """The OpenAPI 3.1 document of every API route and page, as served at
-        ``/openapi.json``; ``root_path`` (the mount) is its server URL, ``version`` defaults to
+        ``/api/openapi.json``; ``root_path`` (the mount) is its server URL, ``version`` defaults to
         onboardkit's. A fresh dict each time."""
         return openapi_document(
             self.routes, self.error_schema, root_path=root_path, title=title, version=version

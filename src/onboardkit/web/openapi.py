@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document of the web layer, built from the routes' own descriptions, so that
-every framework serves the same document (``GET /openapi.json``) with no code of its own.
+every framework serves the same document (``GET /api/openapi.json``) with no code of its own.
 
 Documented: every API route and every page (as FastAPI's document of the same routes does),
 their path and query parameters, JSON bodies and every documented answer; every API error

@@ -15,7 +15,7 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import aclosing
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, GetJsonSchemaHandler
@@ -109,7 +109,27 @@ def onboarding_router(
             router.add_api_route(
                 route.path, endpoint, methods=["HEAD"], name=name, include_in_schema=False
             )
+    # Every other method of a path goes to the core too: it answers 405 with the path's whole
+    # Allow list, where Starlette would name only the first route's method.
+    served: dict[str, tuple[Route, set[str]]] = {}
+    for route in web.routes:
+        if route.api or include_pages:
+            _first, methods = served.setdefault(route.path, (route, set()))
+            methods.update({route.method, "HEAD"} if route.method == "GET" else {route.method})
+    for path, (route, methods) in served.items():
+        others = [method for method in _OTHER_METHODS if method not in methods]
+        router.add_api_route(
+            path,
+            _endpoint(web, route, reviewer, sessions),
+            methods=others,
+            name=ROUTE_NAME_PREFIX + route.name,
+            include_in_schema=False,
+        )
     return router
+
+
+#: Methods no route of the core takes: the core refuses them with 405 and the path's Allow list.
+_OTHER_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def onboarding_dependency(web: OnboardingWeb) -> Callable[[], Awaitable[Onboarding]]:
