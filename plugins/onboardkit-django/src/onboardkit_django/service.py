@@ -26,7 +26,7 @@ from onboardkit.web import OnboardingWeb
 from onboardkit_django.conf import SETTING, PluginSettings, plugin_settings
 from onboardkit_django.users import UserMapping
 
-__all__ = ["Service", "load_settings", "reset", "service", "template_folders"]
+__all__ = ["Service", "install", "load_settings", "reset", "service", "template_folders"]
 
 #: The folder below each of the project's template folders that holds onboardkit's templates.
 TEMPLATE_SUBFOLDER = "onboardkit"
@@ -45,11 +45,22 @@ class Service:
     """
 
     options: PluginSettings
-    settings: Settings
+    settings: Settings | None
     onboarding: Onboarding
     web: OnboardingWeb
     users: UserMapping
     reviewer: Callable[[Any, str], str | None] | None = None
+    #: Built by the app from the settings (and closed by it), not handed in with :func:`install`.
+    owned: bool = True
+
+    @classmethod
+    def for_web(cls, web: OnboardingWeb, options: PluginSettings | None = None) -> Service:
+        """A service around a web layer built elsewhere (a test's, a project's own wiring),
+        with the user mapping ``options`` names; see :func:`install`."""
+        options = options or PluginSettings(sessions=web.session_mode)
+        users = options.imported("USER_MAPPING")(web)
+        reviewer = options.imported("REVIEWER") if options.reviewer else None
+        return cls(options, None, web.onboarding, web, users, reviewer, owned=False)
 
     @property
     def database(self) -> str:
@@ -107,7 +118,7 @@ def build(options: PluginSettings) -> Service:
     hooks = DjangoHooks()
     plugins.register(hooks, name="onboardkit_django")
     store: Store | None = options.imported("STORE")(settings) if options.store else None
-    onboarding = build_onboarding(settings, plugins=plugins, store=store)  # type: ignore[arg-type]
+    onboarding = build_onboarding(settings, plugins=plugins, store=store)
     web = OnboardingWeb(
         onboarding,
         secret=settings.secret_key,
@@ -149,12 +160,20 @@ def service() -> Service:
         return _built
 
 
+def install(built: Service) -> None:
+    """Serve ``built`` (see :meth:`Service.for_web`) instead of building from ``ONBOARDKIT``,
+    until :func:`reset`. The app does not close a service it did not build."""
+    global _built
+    with _lock:
+        _built = built
+
+
 def reset() -> None:
     """Forget the built service (closing it); the next :func:`service` builds it again."""
     global _built
     with _lock:
         built, _built = _built, None
-    if built is not None:
+    if built is not None and built.owned:
         built.onboarding.close()
 
 

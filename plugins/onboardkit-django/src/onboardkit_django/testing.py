@@ -47,7 +47,8 @@ class DjangoClientTransport:
                 sent[name.lower()] = value if known is None else f"{known}, {value}"
         self.client.cookies.clear()
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        extra = {"content_type": content_type} if content_type is not None else {}
+        # Django's client sets CONTENT_TYPE only for a body; an empty one keeps its type too.
+        extra = {"content_type": content_type, "CONTENT_TYPE": content_type} if content_type else {}
         if parts.hostname and "host" not in sent:
             sent["host"] = parts.netloc
         answer = self.client.generic(

@@ -33,7 +33,9 @@ class Command(BaseCommand):
         deployment = Deployment(
             built.onboarding,
             settings=built.settings,
-            transport=DjangoEmailTransport() if built.settings.mail.transport is None else None,
+            transport=DjangoEmailTransport()
+            if built.settings is None or built.settings.mail.transport is None
+            else None,
             migrations=None,
             migrate_with="python manage.py migrate",
         )
