@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import settings as django_settings_module
 from django.core import checks
 from django.db import connections
 
@@ -50,10 +51,16 @@ def test_a_wrong_key_in_the_toml_file_is_reported_by_its_name(settings, tmp_path
 
 
 def test_sqlite_without_immediate_transactions_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(connections.settings["default"]["OPTIONS"], "transaction_mode")
+    deferred = {**django_settings_module.SQLITE, "OPTIONS": {}}
+    monkeypatch.setitem(connections.settings, "default", deferred)
     found = [m for m in checks.run_checks() if m.id == "onboardkit.E004"]
     assert len(found) == 1
     assert '"transaction_mode": "IMMEDIATE"' in (found[0].hint or "")
+
+
+def test_a_server_database_needs_no_transaction_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(connections.settings, "default", django_settings_module.SERVERS["mariadb"])
+    assert "onboardkit.E004" not in onboardkit_ids()
 
 
 def test_a_base_url_that_does_not_match_the_mount_is_reported(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

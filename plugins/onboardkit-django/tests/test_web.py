@@ -70,7 +70,7 @@ def test_the_static_files_and_openapi_come_from_the_core() -> None:
     css = Client().get("/onboarding/static/onboardkit.css")
     assert css.status_code == 200
     assert css["Cache-Control"] == "public, max-age=3600"
-    document = Client().get("/onboarding/openapi.json").json()
+    document = Client().get("/onboarding/api/openapi.json").json()
     assert document["servers"][0]["url"].endswith("/onboarding")
 
 
