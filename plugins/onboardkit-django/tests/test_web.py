@@ -91,3 +91,21 @@ def test_a_typed_error_in_a_project_view_is_answered_like_the_api(settings) -> N
     assert error["code"] == "validation.failed"
     assert error["issues"][0]["path"] == "email"
     assert answer["Content-Language"] == "de" or "Bitte" in error["message"]
+
+
+def decide_reviewer(request, tenant):  # type: ignore[no-untyped-def]
+    """The project's rule: staff members review every tenant."""
+    return request.user.email if request.user.is_staff else None
+
+
+def test_the_project_decides_who_reviews(settings) -> None:  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+
+    settings.ONBOARDKIT = {**settings.ONBOARDKIT, "REVIEWER": "test_web.decide_reviewer"}
+    staff = get_user_model().objects.create_user(
+        "boss", "boss@example.com", "pw-not-used-here", is_staff=True
+    )
+    client = Client()
+    assert client.get("/onboarding/pim/api/reviews").status_code == 403
+    client.force_login(staff)
+    assert client.get("/onboarding/pim/api/reviews").status_code == 200
