@@ -109,3 +109,19 @@ def test_the_project_decides_who_reviews(settings) -> None:  # type: ignore[no-u
     assert client.get("/onboarding/pim/api/reviews").status_code == 403
     client.force_login(staff)
     assert client.get("/onboarding/pim/api/reviews").status_code == 200
+
+
+def test_a_mail_template_in_the_projects_folders_replaces_onboardkits(
+    settings, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from onboardkit_django.service import service
+    from support import register
+
+    from onboardkit.testing.outbox import newest_mail
+
+    subject = tmp_path / "onboardkit" / "mail" / "confirmation.subject"
+    subject.parent.mkdir(parents=True)
+    subject.write_text("Our own subject")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    register(browser(), "ada@example.com")
+    assert newest_mail(service().onboarding.store, "ada@example.com").subject == "Our own subject"
