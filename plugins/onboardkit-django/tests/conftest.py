@@ -14,9 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import settings as django_settings_module
 from django.conf import settings
 
-SERVER_ALIASES = ("postgresql", "mariadb")
+
+def server_of(alias: str) -> str | None:
+    """Which server (``postgresql``, ``mariadb``) the alias is on, or None for SQLite."""
+    engine = settings.DATABASES[alias]["ENGINE"]
+    if engine.endswith("postgresql"):
+        return "postgresql"
+    return "mariadb" if engine.endswith("mysql") else None
 
 
 def services_required() -> bool:
@@ -25,9 +32,12 @@ def services_required() -> bool:
 
 @functools.cache
 def unreachable(alias: str) -> str | None:
-    """Why the server of ``alias`` cannot be reached, or None when it can."""
+    """Why the server of ``alias`` cannot be reached, or None when it can (or it is SQLite)."""
+    server = server_of(alias)
+    if server is None:
+        return None
     entry = settings.DATABASES[alias]
-    address = (entry["HOST"], int(entry["PORT"] or {"postgresql": 5432, "mariadb": 3306}[alias]))
+    address = (entry["HOST"], int(entry["PORT"] or {"postgresql": 5432, "mariadb": 3306}[server]))
     try:
         socket.create_connection(address, timeout=3).close()
     except OSError as error:
@@ -38,6 +48,8 @@ def unreachable(alias: str) -> str | None:
 def databases_of(item: pytest.Item) -> set[str]:
     marker = item.get_closest_marker("django_db")
     named = set(marker.kwargs.get("databases") or ()) if marker else set()
+    if "__all__" in named:
+        named = set(settings.DATABASES)
     if "database" in getattr(item, "fixturenames", ()):
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "database" in callspec.params:
@@ -50,7 +62,10 @@ MISSING = pytest.StashKey[str]()
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        for alias in sorted(databases_of(item) & set(SERVER_ALIASES)):
+        needed = databases_of(item)
+        if item.get_closest_marker("django_db") is not None:
+            needed.add("default")
+        for alias in sorted(needed & set(settings.DATABASES)):
             reason = unreachable(alias)
             if reason is None:
                 continue
@@ -69,7 +84,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         )
 
 
-@pytest.fixture(params=["default", "postgresql", "mariadb"])
+@pytest.fixture(params=list(django_settings_module.DATABASE_ALIASES))
 def database(request: pytest.FixtureRequest) -> str:
     """The alias of each of the three databases in turn; the test runs once per alias.
 

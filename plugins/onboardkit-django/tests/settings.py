@@ -1,8 +1,10 @@
 """pytest-django settings of the plugin's tests.
 
-Three database aliases, one per server onboardkit supports: ``default`` (SQLite, in a file with
-immediate transactions), ``postgresql`` (127.0.0.1:5432, user postgres) and ``mariadb``
-(127.0.0.1:3306, root without password). ``ONBOARDKIT_TEST_POSTGRESQL_URL`` and
+Three database aliases, one per server onboardkit supports: SQLite (in a file, with immediate
+transactions), ``postgresql`` (127.0.0.1:5432, user postgres) and ``mariadb`` (127.0.0.1:3306,
+root without password). One of them is ``default``, the database the suite runs on: SQLite, or
+the server ``ONBOARDKIT_DJANGO_DATABASE`` names; the other two keep their names (SQLite's is
+``sqlite``). ``ONBOARDKIT_TEST_POSTGRESQL_URL`` and
 ``ONBOARDKIT_TEST_MARIADB_URL`` point them elsewhere (the core suite reads the same variables).
 
 Every run names its test databases afresh (``test_onboardkit_<random>``), so two runs on one
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import django
 import pymysql
 
 # Django's MySQL backend imports MySQLdb (mysqlclient, a C extension that needs the client
@@ -65,21 +68,33 @@ def server_database(engine: str, url: str, **options: Any) -> dict[str, Any]:
     }
 
 
-DATABASES: dict[str, dict[str, Any]] = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(SQLITE_FILE),
-        # Without it two writers deadlock on the upgrade from a read to a write lock.
-        "OPTIONS": {"transaction_mode": "IMMEDIATE"},
-        "TEST": {"NAME": str(SQLITE_FILE)},
-    },
+SQLITE: dict[str, Any] = {
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": str(SQLITE_FILE),
+    # Without it two writers deadlock on the upgrade from a read to a write lock.
+    "OPTIONS": {"transaction_mode": "IMMEDIATE"},
+    "TEST": {"NAME": str(SQLITE_FILE)},
+}
+SERVERS: dict[str, dict[str, Any]] = {
+    "sqlite": SQLITE,
     "postgresql": server_database("django.db.backends.postgresql", POSTGRESQL_URL),
     "mariadb": server_database(
         "django.db.backends.mysql", MARIADB_URL, charset="utf8mb4", isolation_level="read committed"
     ),
 }
-#: The aliases a test can run on, in the order the ``database`` fixture runs them.
-DATABASE_ALIASES = ("default", "postgresql", "mariadb")
+#: The database the whole suite runs on as ``default`` (the project's own database, where the
+#: users, sessions and onboardkit's tables are): ``sqlite`` unless
+#: ``ONBOARDKIT_DJANGO_DATABASE`` names ``postgresql`` or ``mariadb`` (tox runs each).
+DEFAULT_DATABASE = os.environ.get("ONBOARDKIT_DJANGO_DATABASE", "sqlite")
+if DEFAULT_DATABASE not in SERVERS:
+    raise ValueError(f"ONBOARDKIT_DJANGO_DATABASE: one of {', '.join(SERVERS)}")
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": SERVERS[DEFAULT_DATABASE],
+    **{alias: entry for alias, entry in SERVERS.items() if alias != DEFAULT_DATABASE},
+}
+#: The aliases a test can run on, in the order the ``database`` fixture runs them: each server
+#: once, whichever is the default.
+DATABASE_ALIASES = ("default", *(alias for alias in SERVERS if alias != DEFAULT_DATABASE))
 
 SECRET_KEY = "django-insecure-tests-only-" + RUN
 ONBOARDKIT = {
@@ -100,7 +115,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "urls"
 STATIC_URL = "static/"
 STATIC_ROOT = str(Path(tempfile.gettempdir()) / f"onboardkit-django-static-{RUN}")
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 INSTALLED_APPS = [

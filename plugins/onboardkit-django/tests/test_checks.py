@@ -5,18 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.core import checks
+import settings as django_settings_module
+from django.core.checks import CheckMessage
 from django.db import connections
+from onboardkit_django.checks import check_onboardkit
 
 HERE = Path(__file__).resolve().parent
 
 
+def run_checks() -> list[CheckMessage]:
+    """The app's checks (Django's own model checks ask MariaDB's server for its version)."""
+    return list(check_onboardkit(app_configs=None, databases=None))
+
+
 def ids() -> list[str]:
-    return [message.id or "" for message in checks.run_checks() if message.id]
+    return [message.id or "" for message in run_checks() if message.id]
 
 
 def onboardkit_ids() -> list[str]:
     return [found for found in ids() if found.startswith("onboardkit.")]
+
+
+def test_the_check_is_registered_with_django() -> None:
+    from django.core.checks import registry
+
+    assert check_onboardkit in registry.registry.get_checks()
 
 
 def test_the_test_project_has_no_errors() -> None:
@@ -26,7 +39,7 @@ def test_the_test_project_has_no_errors() -> None:
 def test_a_missing_secret_is_reported(settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("ONBOARDKIT_SECRET_KEY", raising=False)
     settings.ONBOARDKIT = {"CONFIG": HERE / "onboardkit.toml"}
-    found = [m for m in checks.run_checks() if m.id == "onboardkit.E003"]
+    found = [m for m in run_checks() if m.id == "onboardkit.E003"]
     assert len(found) == 1
     assert "ONBOARDKIT_SECRET_KEY" in found[0].msg
     assert "ONBOARDKIT_SECRET_KEY" in (found[0].hint or "")
@@ -34,7 +47,7 @@ def test_a_missing_secret_is_reported(settings, monkeypatch: pytest.MonkeyPatch)
 
 def test_an_unknown_key_of_the_setting_is_reported(settings) -> None:  # type: ignore[no-untyped-def]
     settings.ONBOARDKIT = {**settings.ONBOARDKIT, "SESSION": "host"}
-    found = [m for m in checks.run_checks() if m.id == "onboardkit.E001"]
+    found = [m for m in run_checks() if m.id == "onboardkit.E001"]
     assert len(found) == 1
     assert 'ONBOARDKIT["SESSION"]' in found[0].msg
 
@@ -44,16 +57,22 @@ def test_a_wrong_key_in_the_toml_file_is_reported_by_its_name(settings, tmp_path
     text = (HERE / "onboardkit.toml").read_text().replace('roles = ["customer"]', "roles = 7")
     config.write_text(text)
     settings.ONBOARDKIT = {**settings.ONBOARDKIT, "CONFIG": config}
-    found = [m for m in checks.run_checks() if m.id == "onboardkit.E002"]
+    found = [m for m in run_checks() if m.id == "onboardkit.E002"]
     assert len(found) == 1
     assert "tenants.shop.roles" in found[0].msg
 
 
 def test_sqlite_without_immediate_transactions_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(connections.settings["default"]["OPTIONS"], "transaction_mode")
-    found = [m for m in checks.run_checks() if m.id == "onboardkit.E004"]
+    deferred = {**django_settings_module.SQLITE, "OPTIONS": {}}
+    monkeypatch.setitem(connections.settings, "default", deferred)
+    found = [m for m in run_checks() if m.id == "onboardkit.E004"]
     assert len(found) == 1
     assert '"transaction_mode": "IMMEDIATE"' in (found[0].hint or "")
+
+
+def test_a_server_database_needs_no_transaction_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(connections.settings, "default", django_settings_module.SERVERS["mariadb"])
+    assert "onboardkit.E004" not in onboardkit_ids()
 
 
 def test_a_base_url_that_does_not_match_the_mount_is_reported(settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -61,7 +80,7 @@ def test_a_base_url_that_does_not_match_the_mount_is_reported(settings, tmp_path
     text = (HERE / "onboardkit.toml").read_text().replace("/onboarding/pim", "/portal/pim")
     config.write_text(text)
     settings.ONBOARDKIT = {**settings.ONBOARDKIT, "CONFIG": config}
-    found = [m for m in checks.run_checks() if m.id == "onboardkit.E005"]
+    found = [m for m in run_checks() if m.id == "onboardkit.E005"]
     assert len(found) == 1
     assert "tenants.pim.base_url" in found[0].msg
     assert "/onboarding/pim" in found[0].msg
@@ -86,6 +105,6 @@ def test_a_missing_authentication_backend_is_a_warning(settings) -> None:  # typ
 
 def test_a_user_mapping_that_cannot_be_imported_is_reported(settings) -> None:  # type: ignore[no-untyped-def]
     settings.ONBOARDKIT = {**settings.ONBOARDKIT, "USER_MAPPING": "nowhere.Mapping"}
-    found = [m for m in checks.run_checks() if m.id == "onboardkit.E001"]
+    found = [m for m in run_checks() if m.id == "onboardkit.E001"]
     assert len(found) == 1
     assert "nowhere.Mapping" in found[0].msg

@@ -70,7 +70,7 @@ def test_the_static_files_and_openapi_come_from_the_core() -> None:
     css = Client().get("/onboarding/static/onboardkit.css")
     assert css.status_code == 200
     assert css["Cache-Control"] == "public, max-age=3600"
-    document = Client().get("/onboarding/openapi.json").json()
+    document = Client().get("/onboarding/api/openapi.json").json()
     assert document["servers"][0]["url"].endswith("/onboarding")
 
 
@@ -91,3 +91,37 @@ def test_a_typed_error_in_a_project_view_is_answered_like_the_api(settings) -> N
     assert error["code"] == "validation.failed"
     assert error["issues"][0]["path"] == "email"
     assert answer["Content-Language"] == "de" or "Bitte" in error["message"]
+
+
+def decide_reviewer(request, tenant):  # type: ignore[no-untyped-def]
+    """The project's rule: staff members review every tenant."""
+    return request.user.email if request.user.is_staff else None
+
+
+def test_the_project_decides_who_reviews(settings) -> None:  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+
+    settings.ONBOARDKIT = {**settings.ONBOARDKIT, "REVIEWER": "test_web.decide_reviewer"}
+    staff = get_user_model().objects.create_user(
+        "boss", "boss@example.com", "pw-not-used-here", is_staff=True
+    )
+    client = Client()
+    assert client.get("/onboarding/pim/api/reviews").status_code == 403
+    client.force_login(staff)
+    assert client.get("/onboarding/pim/api/reviews").status_code == 200
+
+
+def test_a_mail_template_in_the_projects_folders_replaces_onboardkits(
+    settings, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from onboardkit_django.service import service
+    from support import register
+
+    from onboardkit.testing.outbox import newest_mail
+
+    subject = tmp_path / "onboardkit" / "mail" / "confirmation.subject"
+    subject.parent.mkdir(parents=True)
+    subject.write_text("Our own subject")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    register(browser(), "ada@example.com")
+    assert newest_mail(service().onboarding.store, "ada@example.com").subject == "Our own subject"

@@ -13,7 +13,8 @@ from email.message import EmailMessage
 from typing import Any
 
 import attrs
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core import mail as django_mail
+from django.core.mail import EmailMultiAlternatives
 
 from onboardkit.errors import ConfigurationError
 
@@ -27,25 +28,27 @@ _KEPT_HEADERS = ("Date", "Message-ID", "Auto-Submitted")
 class DjangoEmailTransport:
     """An onboardkit :class:`~onboardkit.transports.Transport` over a Django email backend.
 
-    :param backend: The backend's dotted path; ``None``: ``settings.EMAIL_BACKEND``.
+    :param backend: Django 5.2: the backend's dotted path; ``None``: ``EMAIL_BACKEND``.
+    :param mailer: Django 6.1 and later: the alias in ``MAILERS``; ``None``: the default mailer.
     """
 
     backend: str | None = None
+    mailer: str | None = None
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> DjangoEmailTransport:
         """From a ``[mail.transport]`` table with ``type = "django"`` and an optional
-        ``backend``.
+        ``backend`` (Django 5.2) or ``mailer`` (Django 6.1 and later).
 
-        :raises ConfigurationError: for any other key, or a backend that is not text.
+        :raises ConfigurationError: for any other key, or a value that is not text.
         """
-        unknown = sorted(set(table) - {"type", "backend"})
+        unknown = sorted(set(table) - {"type", "backend", "mailer"})
         if unknown:
             raise ConfigurationError(key=f"mail.transport.{unknown[0]}", reason="no such key")
-        backend = table.get("backend")
-        if backend is not None and not isinstance(backend, str):
-            raise ConfigurationError(key="mail.transport.backend", reason="expected a dotted path")
-        return cls(backend)
+        for name in ("backend", "mailer"):
+            if table.get(name) is not None and not isinstance(table[name], str):
+                raise ConfigurationError(key=f"mail.transport.{name}", reason="expected text")
+        return cls(table.get("backend"), table.get("mailer"))
 
     def send(self, message: EmailMessage) -> None:
         """Send ``message`` (onboardkit's, with its text and HTML parts) through the backend;
@@ -58,8 +61,14 @@ class DjangoEmailTransport:
             from_email=str(message["From"]),
             to=[str(message["To"])],
             headers={name: str(message[name]) for name in _KEPT_HEADERS if message[name]},
-            connection=get_connection(self.backend, fail_silently=False),
         )
         if isinstance(html, EmailMessage):
             mail.attach_alternative(html.get_content(), "text/html")
-        mail.send(fail_silently=False)
+        if hasattr(django_mail, "mailers"):  # Django 6.1 and later: MAILERS
+            if self.mailer is not None:
+                mail.send(using=self.mailer)  # type: ignore[call-arg,unused-ignore]
+            else:
+                mail.send()
+        else:
+            mail.connection = django_mail.get_connection(self.backend, fail_silently=False)
+            mail.send(fail_silently=False)

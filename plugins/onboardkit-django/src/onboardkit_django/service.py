@@ -175,6 +175,10 @@ def reset() -> None:
         built, _built = _built, None
     if built is not None and built.owned:
         built.onboarding.close()
+        # A store of its own (SQLAlchemy's pool, with Django's ORM store nothing) goes too.
+        dispose = getattr(built.onboarding.store, "dispose", None)
+        if callable(dispose):
+            dispose()
 
 
 @receiver(setting_changed)

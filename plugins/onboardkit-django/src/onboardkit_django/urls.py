@@ -1,7 +1,7 @@
 """onboardkit's URLs: ``path("onboarding/", include("onboardkit_django.urls"))``.
 
 One catch-all view serves every page, the JSON API, the static files and the OpenAPI document
-(``openapi.json``) below the prefix; the core matches the path and answers unknown paths and
+(``api/openapi.json``) below the prefix; the core matches the path and answers unknown paths and
 wrong methods itself. ``reverse("onboardkit:index")`` is the prefix.
 """
 
