@@ -1,9 +1,9 @@
 """onboardkit's rate-limit counters in Django's cache framework.
 
 With the store on the Django ORM, ``rate_limits.backend = "database"`` (the default) counts in
-the project's cache, ``CACHES["default"]``. Counters must be shared by every process that serves the project: use a shared
-cache (Redis, Memcached, the database cache), not the per-process ``LocMemCache`` (system check
-``onboardkit.W004``).
+the project's cache, ``CACHES["default"]``. Counters must be shared by every process that serves
+the project: use a shared cache (Redis, Memcached, the database cache), not the per-process
+``LocMemCache`` (system check ``onboardkit.W004``).
 """
 
 from __future__ import annotations
