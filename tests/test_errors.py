@@ -7,6 +7,7 @@ import pytest
 from onboardkit.errors import (
     ConfigurationError,
     Issue,
+    LocalizedText,
     OnboardkitError,
     TokenError,
     TokenExpired,
@@ -14,6 +15,7 @@ from onboardkit.errors import (
     message,
     registered_messages,
 )
+from onboardkit.passwords import HOST_RULE
 
 SAMPLE = message("test.sample", "Use at least {min_length} characters.")
 
@@ -84,3 +86,20 @@ def test_a_code_cannot_be_declared_twice_with_different_texts():
 
 def test_declaring_the_same_text_again_is_harmless():
     assert message("test.sample", SAMPLE.template) == SAMPLE
+
+
+def test_a_localized_text_param_is_rendered_in_the_messages_locale() -> None:
+    rule = LocalizedText({"en": "Too similar to the username.", "de": "Zu ähnlich wie der Name."})
+    issue = Issue("password", HOST_RULE, {"text": rule, "rule": "password_too_similar"})
+    assert issue.localized("en") == "Too similar to the username."
+    assert issue.localized("de-AT") == "Zu ähnlich wie der Name."
+    assert issue.as_dict("de")["params"] == {
+        "text": "Too similar to the username.",
+        "rule": "password_too_similar",
+    }
+
+
+def test_a_localized_text_falls_back_to_english_and_needs_it() -> None:
+    assert LocalizedText({"en": "Only digits."}).render("de") == "Only digits."
+    with pytest.raises(ValueError, match="English"):
+        LocalizedText({"de": "Nur Ziffern."})

@@ -60,7 +60,9 @@ def test_every_registered_message_has_a_german_text_with_the_same_placeholders()
         if code.startswith("test."):
             continue
         german = translate(msg.template, context=code, locale="de")
-        if german == msg.template:
+        # A template of placeholders only (a host's own text) has no words to translate.
+        wordless = not "".join(t for t, *_ in string.Formatter().parse(msg.template)).strip()
+        if german == msg.template and not wordless:
             missing.append(code)
         elif _placeholders(german) != _placeholders(msg.template):
             mismatched.append(code)

@@ -173,6 +173,13 @@ def test_bytes_that_are_not_utf8_make_the_request_malformed(path: bytes, query: 
     assert web_request(environ(path=path, query=query)).malformed
 
 
+def test_a_path_that_is_not_utf8_below_a_mount_is_malformed_not_an_exception() -> None:
+    # Django and Flask route the percent-escaped form to the plugin's catch-all view.
+    request = web_request(environ(path=b"/onboarding/pim/\xff"), mount="/onboarding")
+    assert request.malformed
+    assert request.root_path == "/onboarding"
+
+
 def test_the_client_address_is_remote_addr_unless_the_host_says_otherwise() -> None:
     env = environ(REMOTE_ADDR="198.51.100.4")
     assert web_request(env).client_address == "198.51.100.4"

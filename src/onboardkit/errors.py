@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from onboardkit.i18n import translate
+from onboardkit.i18n import DEFAULT_LOCALE, normalize_locale, translate
 
 __all__ = [
     "ConfigurationError",
@@ -31,6 +31,7 @@ __all__ = [
     "ConsentRequired",
     "Issue",
     "LedgerIntegrityError",
+    "LocalizedText",
     "Message",
     "OnboardkitError",
     "PartnerCodeError",
@@ -60,6 +61,33 @@ class _Formatter(string.Formatter):
 _FORMATTER = _Formatter()
 
 
+def _text_map(texts: Mapping[str, str]) -> dict[str, str]:
+    return dict(texts)
+
+
+@attrs.frozen
+class LocalizedText:
+    """Text a host application wrote and translated itself, as an error's param.
+
+    A :class:`Message` renders it in its own locale, like a nested :class:`Message`; JSON
+    answers carry the English text. For texts onboardkit cannot know (a Django project's
+    password validators), with the host's own translations.
+
+    :param texts: The text by language (``en``, ``de``); English is required, a language
+        without a text falls back to it.
+    """
+
+    texts: Mapping[str, str] = attrs.field(converter=_text_map)
+
+    @texts.validator
+    def _english(self, attribute: object, value: Mapping[str, str]) -> None:
+        if not isinstance(value.get(DEFAULT_LOCALE), str):
+            raise ValueError("a LocalizedText needs its English text")
+
+    def render(self, locale: str | None = None) -> str:
+        return self.texts.get(normalize_locale(locale)) or self.texts[DEFAULT_LOCALE]
+
+
 @attrs.frozen
 class Message:
     """A user-facing text: its stable ``code`` and its English ``template``.
@@ -73,12 +101,12 @@ class Message:
     def render(self, locale: str | None = None, params: Mapping[str, Any] | None = None) -> str:
         """The text in ``locale`` (English by default) with ``params`` filled in.
 
-        A param that is itself a :class:`Message` (a configuration error's ``reason``, say) is
-        rendered in the same locale.
+        A param that is itself a :class:`Message` (a configuration error's ``reason``, say) or
+        a :class:`LocalizedText` is rendered in the same locale.
         """
         text = translate(self.template, context=self.code, locale=locale)
         values = {
-            name: value.render(locale) if isinstance(value, Message) else value
+            name: value.render(locale) if isinstance(value, (Message, LocalizedText)) else value
             for name, value in (params or {}).items()
         }
         return _FORMATTER.vformat(text, (), values)
@@ -110,9 +138,15 @@ def _frozen_params(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 def _json_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Params for a JSON answer: a nested :class:`Message` becomes its code."""
+    """Params for a JSON answer: a nested :class:`Message` becomes its code, a
+    :class:`LocalizedText` its English text."""
     return {
-        name: value.code if isinstance(value, Message) else value for name, value in params.items()
+        name: value.code
+        if isinstance(value, Message)
+        else value.render(DEFAULT_LOCALE)
+        if isinstance(value, LocalizedText)
+        else value
+        for name, value in params.items()
     }
 
 

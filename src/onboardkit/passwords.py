@@ -123,6 +123,10 @@ NEEDS_SPECIAL = message(
     "Include special characters such as ! ? # or a space: at least {count}.",
 )
 
+#: A rule of the host application's own (a Django project's ``AUTH_PASSWORD_VALIDATORS``): the
+#: host's text in the host's translations (``text``, a :class:`~onboardkit.errors.LocalizedText`)
+#: and the host's code of the rule (``rule``).
+HOST_RULE = message("password.host_rule", "{text}")
 TOO_SHORT_HINT = message("password.hint.too_short", "At least {min_length} characters")
 TOO_LONG_HINT = message("password.hint.too_long", "At most {max_length} characters")
 TOO_COMMON_HINT = message("password.hint.too_common", "Not a commonly used password")

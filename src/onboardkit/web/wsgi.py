@@ -205,7 +205,8 @@ def web_request(
     if query is None:
         malformed, query = True, ""
     mount = mount.rstrip("/")
-    if mount:
+    # A path that is not UTF-8 has no mount to cut (the answer is 400 either way).
+    if mount and not malformed:
         if not (path == mount or path.startswith(mount + "/")):
             raise ValueError(f"the path {path[:200]!r} is not below the mount {mount!r}")
         path = path[len(mount) :]
