@@ -559,8 +559,10 @@ class DjangoStore:
         return self._using
 
     @contextmanager
-    def _serialized(self, vendor: str) -> Iterator[None]:
-        if vendor != "sqlite":
+    def _serialized(self, vendor: str, in_host_transaction: bool) -> Iterator[None]:
+        # Inside the host's transaction the connection may hold SQLite's write lock already:
+        # queueing on the lock then would make another thread's step wait for both.
+        if vendor != "sqlite" or in_host_transaction:
             yield
             return
         with _sqlite_locks_guard:
@@ -594,7 +596,10 @@ class DjangoStore:
         in_host_transaction = connection.in_atomic_block
         for attempt in range(1, attempts + 1):
             try:
-                with self._serialized(vendor), transaction.atomic(using=self._using):
+                with (
+                    self._serialized(vendor, in_host_transaction),
+                    transaction.atomic(using=self._using),
+                ):
                     _running.aliases = running | {self._using}
                     try:
                         return step(DjangoTransaction(self._using))
