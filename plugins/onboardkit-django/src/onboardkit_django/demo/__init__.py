@@ -1,6 +1,6 @@
 """The onboardkit demo portal as a Django project, on SQLite::
 
-    python -m onboardkit_django.demo [--host 127.0.0.1] [--port 8000] [--folder onboardkit-django-demo]
+    python -m onboardkit_django.demo [--host 127.0.0.1] [--port 8000] [--folder FOLDER]
 
 The same three tenants, reviewer logins and partner code as the FastAPI demo
 (:func:`onboardkit.demo.demo_settings` and :func:`onboardkit.demo.seed_demo`), here on the app's
@@ -163,7 +163,7 @@ def prepare(folder: str | Path, base_url: str) -> DemoProject:
     hooks.service = built
     install(built)
     logins, code = seed_demo(onboarding, root)
-    users = get_user_model()
+    users: Any = get_user_model()
     if not users.objects.filter(username=ADMIN_USERNAME).exists():
         users.objects.create_superuser(ADMIN_USERNAME, "admin@localhost", state["admin_password"])
     demo = Demo(onboarding, web, mount, root, logins, code)
