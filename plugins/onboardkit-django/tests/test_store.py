@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import connections, transaction
@@ -44,30 +45,35 @@ ANNA = "anna@example.org"
 REVIEWER = "review@pim.example.com"
 CONFIG = tomllib.loads((Path(__file__).parent / "onboardkit.toml").read_text(encoding="utf-8"))
 TENANTS = Tenants.from_mapping({"tenants": CONFIG["tenants"]})
+#: The alias of each database server in tests/settings.py: the one the suite runs on is "default".
+ALIAS = {
+    server: "default" if server == settings.DEFAULT_DATABASE else server
+    for server in ("sqlite", "postgresql", "mariadb")
+}
 
 
 # -- the contract, once per database --------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True, databases=["default"])
+@pytest.mark.django_db(transaction=True, databases=[ALIAS["sqlite"]])
 class TestSqliteDjangoStore(StoreContract):
     @pytest.fixture
     def store(self) -> Store:
-        return DjangoStore("default")
+        return DjangoStore(ALIAS["sqlite"])
 
 
-@pytest.mark.django_db(transaction=True, databases=["postgresql"])
+@pytest.mark.django_db(transaction=True, databases=[ALIAS["postgresql"]])
 class TestPostgresqlDjangoStore(StoreContract):
     @pytest.fixture
     def store(self) -> Store:
-        return DjangoStore("postgresql")
+        return DjangoStore(ALIAS["postgresql"])
 
 
-@pytest.mark.django_db(transaction=True, databases=["mariadb"])
+@pytest.mark.django_db(transaction=True, databases=[ALIAS["mariadb"]])
 class TestMariadbDjangoStore(StoreContract):
     @pytest.fixture
     def store(self) -> Store:
-        return DjangoStore("mariadb")
+        return DjangoStore(ALIAS["mariadb"])
 
 
 # -- the schema -----------------------------------------------------------------------------------
@@ -92,13 +98,14 @@ def test_the_tables_are_named_onboardkit_on_every_database(database: str) -> Non
     } <= tables
 
 
-@pytest.mark.django_db(transaction=True, databases=["postgresql", "mariadb"])
-@pytest.mark.parametrize("database", ["postgresql", "mariadb"])
-def test_steps_run_at_read_committed(database: str) -> None:
+@pytest.mark.django_db(transaction=True, databases=[ALIAS["postgresql"], ALIAS["mariadb"]])
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_steps_run_at_read_committed(server: str) -> None:
+    database = ALIAS[server]
     query = {
         "postgresql": "SHOW transaction_isolation",
         "mariadb": "SELECT @@SESSION.tx_isolation",
-    }[database]
+    }[server]
 
     def isolation(tx: DjangoTransaction) -> str:
         with connections[tx.using].cursor() as cursor:
@@ -116,8 +123,8 @@ def test_django_defaults_mariadb_to_read_committed() -> None:
     # The store relies on it; a host that sets no isolation_level gets it from Django itself.
     from django.db.backends.mysql.base import DatabaseWrapper
 
-    settings = {**connections.settings["mariadb"], "OPTIONS": {"charset": "utf8mb4"}}
-    wrapper = DatabaseWrapper(settings, alias="mariadb-defaults")
+    entry = {**connections.settings[ALIAS["mariadb"]], "OPTIONS": {"charset": "utf8mb4"}}
+    wrapper = DatabaseWrapper(entry, alias="mariadb-defaults")
     wrapper.get_connection_params()
     assert wrapper.isolation_level == "read committed"
 

@@ -22,6 +22,8 @@ through onboardkit's services, which keep versions, the consent chain and the ou
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 __all__ = [
@@ -43,11 +45,11 @@ EMAIL_LENGTH = 254
 class OrganizationRow(models.Model):
     """An organization (a company registering with its people), ``onboardkit_organizations``."""
 
-    id = models.CharField(primary_key=True, max_length=ID_LENGTH)
-    tenant = models.CharField(max_length=TENANT_LENGTH, db_index=True)
-    name = models.CharField(max_length=200)
-    data = models.JSONField()
-    created_at = models.FloatField()
+    id: models.CharField[str, str] = models.CharField(primary_key=True, max_length=ID_LENGTH)
+    tenant: models.CharField[str, str] = models.CharField(max_length=TENANT_LENGTH, db_index=True)
+    name: models.CharField[str, str] = models.CharField(max_length=200)
+    data: models.JSONField[Any, Any] = models.JSONField()
+    created_at: models.FloatField[float, float] = models.FloatField()
 
     class Meta:
         db_table = "onboardkit_organizations"
@@ -60,38 +62,50 @@ class OrganizationRow(models.Model):
 class AccountRow(models.Model):
     """An account, from registration to approval, ``onboardkit_accounts``."""
 
-    id = models.CharField(primary_key=True, max_length=ID_LENGTH)
-    tenant = models.CharField(max_length=TENANT_LENGTH)
-    flow = models.CharField(max_length=20)
-    status = models.CharField(max_length=30)
-    email = models.CharField(max_length=EMAIL_LENGTH)
-    canonical_email = models.CharField(max_length=EMAIL_LENGTH)
-    locale = models.CharField(max_length=16)
-    password_hash = models.CharField(max_length=255, null=True)
-    profile = models.JSONField()
-    fields = models.JSONField()
-    user_type = models.CharField(max_length=64, null=True)
-    roles = models.JSONField()
-    organization = models.ForeignKey(
-        OrganizationRow,
-        on_delete=models.SET_NULL,
-        null=True,
-        related_name="accounts",
-        db_column="organization_id",
+    id: models.CharField[str, str] = models.CharField(primary_key=True, max_length=ID_LENGTH)
+    tenant: models.CharField[str, str] = models.CharField(max_length=TENANT_LENGTH)
+    flow: models.CharField[str, str] = models.CharField(max_length=20)
+    status: models.CharField[str, str] = models.CharField(max_length=30)
+    email: models.CharField[str, str] = models.CharField(max_length=EMAIL_LENGTH)
+    canonical_email: models.CharField[str, str] = models.CharField(max_length=EMAIL_LENGTH)
+    locale: models.CharField[str, str] = models.CharField(max_length=16)
+    password_hash: models.CharField[str | None, str | None] = models.CharField(
+        max_length=255, null=True
     )
-    partner = models.JSONField(null=True)
-    invited_by = models.CharField(max_length=EMAIL_LENGTH, null=True)
-    reviewed_by = models.CharField(max_length=EMAIL_LENGTH, null=True)
-    rejection_reason = models.CharField(max_length=2000, null=True)
+    profile: models.JSONField[Any, Any] = models.JSONField()
+    fields: models.JSONField[Any, Any] = models.JSONField()
+    user_type: models.CharField[str | None, str | None] = models.CharField(max_length=64, null=True)
+    roles: models.JSONField[Any, Any] = models.JSONField()
+    organization: models.ForeignKey[OrganizationRow | None, OrganizationRow | None] = (
+        models.ForeignKey(
+            OrganizationRow,
+            on_delete=models.SET_NULL,
+            null=True,
+            related_name="accounts",
+            db_column="organization_id",
+        )
+    )
+    partner: models.JSONField[Any, Any] = models.JSONField(null=True)
+    invited_by: models.CharField[str | None, str | None] = models.CharField(
+        max_length=EMAIL_LENGTH, null=True
+    )
+    reviewed_by: models.CharField[str | None, str | None] = models.CharField(
+        max_length=EMAIL_LENGTH, null=True
+    )
+    rejection_reason: models.CharField[str | None, str | None] = models.CharField(
+        max_length=2000, null=True
+    )
     # The consent decisions of an unconfirmed registration; recorded in the consent ledger only
     # when the address is confirmed, so a replaced registration leaves no consent behind.
-    pending_consents = models.JSONField(null=True)
-    created_at = models.FloatField()
-    updated_at = models.FloatField()
-    confirmed_at = models.FloatField(null=True)
-    decided_at = models.FloatField(null=True)
-    expires_at = models.FloatField(null=True, db_index=True)
-    version = models.IntegerField()
+    pending_consents: models.JSONField[Any, Any] = models.JSONField(null=True)
+    created_at: models.FloatField[float, float] = models.FloatField()
+    updated_at: models.FloatField[float, float] = models.FloatField()
+    confirmed_at: models.FloatField[float | None, float | None] = models.FloatField(null=True)
+    decided_at: models.FloatField[float | None, float | None] = models.FloatField(null=True)
+    expires_at: models.FloatField[float | None, float | None] = models.FloatField(
+        null=True, db_index=True
+    )
+    version: models.IntegerField[int, int] = models.IntegerField()
 
     class Meta:
         db_table = "onboardkit_accounts"
@@ -113,18 +127,20 @@ class AccountRow(models.Model):
 class OutboxMailRow(models.Model):
     """A rendered mail waiting to be sent, and its delivery bookkeeping, ``onboardkit_outbox``."""
 
-    id = models.CharField(primary_key=True, max_length=ID_LENGTH)
-    tenant = models.CharField(max_length=TENANT_LENGTH)
-    kind = models.CharField(max_length=40)
-    recipient = models.CharField(max_length=EMAIL_LENGTH)
-    subject = models.CharField(max_length=255)
-    text = models.TextField()
-    html = models.TextField(null=True)
-    created_at = models.FloatField()
-    next_attempt_at = models.FloatField()
-    attempts = models.IntegerField()
-    sent_at = models.FloatField(null=True)
-    last_error = models.CharField(max_length=500, null=True)
+    id: models.CharField[str, str] = models.CharField(primary_key=True, max_length=ID_LENGTH)
+    tenant: models.CharField[str, str] = models.CharField(max_length=TENANT_LENGTH)
+    kind: models.CharField[str, str] = models.CharField(max_length=40)
+    recipient: models.CharField[str, str] = models.CharField(max_length=EMAIL_LENGTH)
+    subject: models.CharField[str, str] = models.CharField(max_length=255)
+    text: models.TextField[str, str] = models.TextField()
+    html: models.TextField[str | None, str | None] = models.TextField(null=True)
+    created_at: models.FloatField[float, float] = models.FloatField()
+    next_attempt_at: models.FloatField[float, float] = models.FloatField()
+    attempts: models.IntegerField[int, int] = models.IntegerField()
+    sent_at: models.FloatField[float | None, float | None] = models.FloatField(null=True)
+    last_error: models.CharField[str | None, str | None] = models.CharField(
+        max_length=500, null=True
+    )
 
     class Meta:
         db_table = "onboardkit_outbox"
@@ -141,23 +157,23 @@ class OutboxMailRow(models.Model):
 class ConsentRecordRow(models.Model):
     """One record of a tenant's hash-chained consent ledger, ``onboardkit_consent_records``."""
 
-    id = models.BigAutoField(primary_key=True)
-    tenant = models.CharField(max_length=TENANT_LENGTH)
-    sequence = models.IntegerField()
-    event = models.CharField(max_length=20)
+    id: models.BigAutoField[int, int] = models.BigAutoField(primary_key=True)
+    tenant: models.CharField[str, str] = models.CharField(max_length=TENANT_LENGTH)
+    sequence: models.IntegerField[int, int] = models.IntegerField()
+    event: models.CharField[str, str] = models.CharField(max_length=20)
     # As long as the ledger accepts (consent.MAX_SUBJECT_LENGTH).
-    subject = models.CharField(max_length=320, null=True)
-    subject_pseudonym = models.CharField(max_length=64, db_index=True)
-    purpose = models.CharField(max_length=64)
-    document_version = models.CharField(max_length=64)
-    text_sha256 = models.CharField(max_length=64)
-    locale = models.CharField(max_length=16)
-    recorded_at_us = models.BigIntegerField()
-    method = models.CharField(max_length=40)
-    evidence = models.JSONField(null=True)
-    evidence_digest = models.CharField(max_length=64)
-    prev_hash = models.CharField(max_length=64)
-    record_hash = models.CharField(max_length=64)
+    subject: models.CharField[str | None, str | None] = models.CharField(max_length=320, null=True)
+    subject_pseudonym: models.CharField[str, str] = models.CharField(max_length=64, db_index=True)
+    purpose: models.CharField[str, str] = models.CharField(max_length=64)
+    document_version: models.CharField[str, str] = models.CharField(max_length=64)
+    text_sha256: models.CharField[str, str] = models.CharField(max_length=64)
+    locale: models.CharField[str, str] = models.CharField(max_length=16)
+    recorded_at_us: models.BigIntegerField[int, int] = models.BigIntegerField()
+    method: models.CharField[str, str] = models.CharField(max_length=40)
+    evidence: models.JSONField[Any, Any] = models.JSONField(null=True)
+    evidence_digest: models.CharField[str, str] = models.CharField(max_length=64)
+    prev_hash: models.CharField[str, str] = models.CharField(max_length=64)
+    record_hash: models.CharField[str, str] = models.CharField(max_length=64)
 
     class Meta:
         db_table = "onboardkit_consent_records"
@@ -177,19 +193,19 @@ class ConsentRecordRow(models.Model):
 class PartnerCodeRow(models.Model):
     """A partner code's digest and its partner, ``onboardkit_partner_codes``."""
 
-    id = models.BigAutoField(primary_key=True)
-    tenant = models.CharField(max_length=TENANT_LENGTH)
-    digest = models.CharField(max_length=64)
-    hint = models.CharField(max_length=16)
-    partner_id = models.CharField(max_length=200)
-    partner_name = models.CharField(max_length=200)
-    partner_source = models.CharField(max_length=64)
-    partner_details = models.JSONField()
-    created_at = models.FloatField()
-    expires_at = models.FloatField(null=True)
-    max_uses = models.IntegerField(null=True)
-    uses = models.IntegerField()
-    revoked_at = models.FloatField(null=True)
+    id: models.BigAutoField[int, int] = models.BigAutoField(primary_key=True)
+    tenant: models.CharField[str, str] = models.CharField(max_length=TENANT_LENGTH)
+    digest: models.CharField[str, str] = models.CharField(max_length=64)
+    hint: models.CharField[str, str] = models.CharField(max_length=16)
+    partner_id: models.CharField[str, str] = models.CharField(max_length=200)
+    partner_name: models.CharField[str, str] = models.CharField(max_length=200)
+    partner_source: models.CharField[str, str] = models.CharField(max_length=64)
+    partner_details: models.JSONField[Any, Any] = models.JSONField()
+    created_at: models.FloatField[float, float] = models.FloatField()
+    expires_at: models.FloatField[float | None, float | None] = models.FloatField(null=True)
+    max_uses: models.IntegerField[int | None, int | None] = models.IntegerField(null=True)
+    uses: models.IntegerField[int, int] = models.IntegerField()
+    revoked_at: models.FloatField[float | None, float | None] = models.FloatField(null=True)
 
     class Meta:
         db_table = "onboardkit_partner_codes"
@@ -207,9 +223,9 @@ class PartnerCodeRow(models.Model):
 class SigningKeyRow(models.Model):
     """A key that signs onboardkit's links, ``onboardkit_signing_keys``."""
 
-    kid = models.CharField(primary_key=True, max_length=64)
-    secret = models.BinaryField()
-    created_at = models.FloatField()
+    kid: models.CharField[str, str] = models.CharField(primary_key=True, max_length=64)
+    secret: models.BinaryField[bytes | memoryview, bytes | memoryview] = models.BinaryField()
+    created_at: models.FloatField[float, float] = models.FloatField()
 
     class Meta:
         db_table = "onboardkit_signing_keys"

@@ -19,6 +19,7 @@ from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from onboardkit.errors import ConfigurationError
 from onboardkit.onboarding import Onboarding
 from onboardkit.settings import SECRET_KEY_ENV, Settings, build_onboarding, build_plugins
 from onboardkit.storage import Store
@@ -109,6 +110,9 @@ def build(options: PluginSettings) -> Service:
     """Build the service of ``options`` (see :func:`service`)."""
     from onboardkit_django.hooks import DjangoHooks
 
+    # Everything that can fail on the setting alone before anything opens a connection.
+    mapping = options.imported("USER_MAPPING")
+    reviewer = options.imported("REVIEWER") if options.reviewer else None
     settings = load_settings(options)
     folders = template_folders()
     settings = attrs.evolve(
@@ -119,22 +123,23 @@ def build(options: PluginSettings) -> Service:
     plugins.register(hooks, name="onboardkit_django")
     store: Store | None = options.imported("STORE")(settings) if options.store else None
     onboarding = build_onboarding(settings, plugins=plugins, store=store)
-    web = OnboardingWeb(
-        onboarding,
-        secret=settings.secret_key,
-        sessions=options.sessions,
-        tenant=options.tenant,
-        propagate_exceptions=options.propagate_exceptions,
-        template_folders=settings.template_folders,
-    )
-    users = options.imported("USER_MAPPING")(web)
-    if not isinstance(users, UserMapping):
-        from onboardkit.errors import ConfigurationError
-
-        raise ConfigurationError(
-            key=f'{SETTING}["USER_MAPPING"]', reason="expected a UserMapping (or a subclass)"
+    try:
+        web = OnboardingWeb(
+            onboarding,
+            secret=settings.secret_key,
+            sessions=options.sessions,
+            tenant=options.tenant,
+            propagate_exceptions=options.propagate_exceptions,
+            template_folders=settings.template_folders,
         )
-    reviewer = options.imported("REVIEWER") if options.reviewer else None
+        users = mapping(web)
+        if not isinstance(users, UserMapping):
+            raise ConfigurationError(
+                key=f'{SETTING}["USER_MAPPING"]', reason="expected a UserMapping (or a subclass)"
+            )
+    except BaseException:
+        _close(onboarding)
+        raise
     built = Service(options, settings, onboarding, web, users, reviewer)
     hooks.service = built
     return built
@@ -174,11 +179,15 @@ def reset() -> None:
     with _lock:
         built, _built = _built, None
     if built is not None and built.owned:
-        built.onboarding.close()
-        # A store of its own (SQLAlchemy's pool, with Django's ORM store nothing) goes too.
-        dispose = getattr(built.onboarding.store, "dispose", None)
-        if callable(dispose):
-            dispose()
+        _close(built.onboarding)
+
+
+def _close(onboarding: Onboarding) -> None:
+    onboarding.close()
+    # A store of its own (SQLAlchemy's pool; with Django's ORM store nothing) goes too.
+    dispose = getattr(onboarding.store, "dispose", None)
+    if callable(dispose):
+        dispose()
 
 
 @receiver(setting_changed)

@@ -281,7 +281,7 @@ class DjangoConsentStore:
         ]
 
     def erase(self, tenant: str, pseudonym: str, through_sequence: int) -> int:
-        return (
+        erased: int = (
             self._rows()
             .filter(
                 Q(subject__isnull=False) | Q(evidence__isnull=False),
@@ -291,6 +291,7 @@ class DjangoConsentStore:
             )
             .update(subject=None, evidence=None)
         )
+        return erased
 
 
 class DjangoPartnerCodeStore:
@@ -301,7 +302,10 @@ class DjangoPartnerCodeStore:
         self._using = using
 
     def _codes(self, tenant: str, digest: str) -> QuerySet[models.PartnerCodeRow]:
-        return models.PartnerCodeRow.objects.using(self._using).filter(tenant=tenant, digest=digest)
+        codes: QuerySet[models.PartnerCodeRow] = models.PartnerCodeRow.objects.using(
+            self._using
+        ).filter(tenant=tenant, digest=digest)
+        return codes
 
     def add(self, record: PartnerCodeRecord) -> None:
         """Store a new code. :raises Conflict: when the tenant has a code with this digest."""
@@ -317,7 +321,7 @@ class DjangoPartnerCodeStore:
     def consume(self, tenant: str, digest: str, now: float) -> bool:
         # Check and count in one statement: concurrent sign-ups wait for each other's row
         # lock and then see the new count, so a code is never used beyond its limit.
-        used = (
+        used: int = (
             self._codes(tenant, digest)
             .filter(
                 Q(expires_at__isnull=True) | Q(expires_at__gt=now),
@@ -329,7 +333,9 @@ class DjangoPartnerCodeStore:
         return used == 1
 
     def revoke(self, tenant: str, digest: str, now: float) -> bool:
-        revoked = self._codes(tenant, digest).filter(revoked_at__isnull=True).update(revoked_at=now)
+        revoked: int = (
+            self._codes(tenant, digest).filter(revoked_at__isnull=True).update(revoked_at=now)
+        )
         return revoked == 1
 
 
@@ -495,6 +501,7 @@ class DjangoTransaction:
         return [mail_from_row(row) for row in rows.order_by("-created_at", "-id").values()[:limit]]
 
     def delete_sent_mail(self, sent_before: float) -> int:
+        deleted: int
         deleted, _ = self._mails().filter(sent_at__isnull=False, sent_at__lt=sent_before).delete()
         return deleted
 
