@@ -22,17 +22,19 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import connections, transaction
 from onboardkit_django.models import AccountRow
-from onboardkit_django.store import DjangoStore, DjangoTransaction
+from onboardkit_django.store import DjangoRateLimitBackend, DjangoStore, DjangoTransaction
 
 from onboardkit import hookimpl
 from onboardkit.accounts import Account, AccountStatus
 from onboardkit.onboarding import Onboarding
 from onboardkit.onboarding.errors import ProvisioningFailed
+from onboardkit.ratelimits import RateLimitBackend
 from onboardkit.storage import Store
 from onboardkit.tenants import Tenant, Tenants
 from onboardkit.testing import FrozenClock, make_plugins
 from onboardkit.testing.outbox import mail_token, outbox_mails
 from onboardkit.testing.passwords import CheapTestHasher
+from onboardkit.testing.ratelimits import RateLimitBackendContract
 from onboardkit.testing.store_contract import StoreContract
 
 if sys.version_info >= (3, 11):
@@ -76,6 +78,37 @@ class TestMariadbDjangoStore(StoreContract):
         return DjangoStore(ALIAS["mariadb"])
 
 
+@pytest.mark.django_db(transaction=True, databases=[ALIAS["sqlite"]])
+class TestSqliteRateLimitBackend(RateLimitBackendContract):
+    @pytest.fixture
+    def backend(self) -> RateLimitBackend:
+        return DjangoRateLimitBackend(ALIAS["sqlite"])
+
+
+@pytest.mark.django_db(transaction=True, databases=[ALIAS["postgresql"]])
+class TestPostgresqlRateLimitBackend(RateLimitBackendContract):
+    @pytest.fixture
+    def backend(self) -> RateLimitBackend:
+        return DjangoRateLimitBackend(ALIAS["postgresql"])
+
+
+@pytest.mark.django_db(transaction=True, databases=[ALIAS["mariadb"]])
+class TestMariadbRateLimitBackend(RateLimitBackendContract):
+    @pytest.fixture
+    def backend(self) -> RateLimitBackend:
+        return DjangoRateLimitBackend(ALIAS["mariadb"])
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_expired_rate_limit_counters_are_purged(database: str) -> None:
+    backend = DjangoRateLimitBackend(database)
+    backend.hit("register:ip:ab12", 60, 1_800_000_000.0)
+    backend.hit("register:ip:ab12", 60, 1_800_000_200.0)
+
+    assert backend.purge(1_800_000_130.0) == 1
+    assert backend.count("register:ip:ab12", 60, 1_800_000_200.0) == 1
+
+
 # -- the schema -----------------------------------------------------------------------------------
 
 
@@ -95,6 +128,7 @@ def test_the_tables_are_named_onboardkit_on_every_database(database: str) -> Non
         "onboardkit_consent_records",
         "onboardkit_partner_codes",
         "onboardkit_signing_keys",
+        "onboardkit_rate_limits",
     } <= tables
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "OrganizationRow",
     "OutboxMailRow",
     "PartnerCodeRow",
+    "RateLimitRow",
     "SigningKeyRow",
 ]
 
@@ -233,3 +234,19 @@ class SigningKeyRow(models.Model):
 
     def __str__(self) -> str:
         return self.kid
+
+
+class RateLimitRow(models.Model):
+    """One rate-limit counter of one window, ``onboardkit_rate_limits``."""
+
+    # "<action>:<scope>:<value digest>:<window start>", e.g. "register:ip:3f2a...:1800000000"
+    key: models.CharField[str, str] = models.CharField(primary_key=True, max_length=200)
+    count: models.IntegerField[int, int] = models.IntegerField()
+    expires_at: models.FloatField[float, float] = models.FloatField(db_index=True)
+
+    class Meta:
+        db_table = "onboardkit_rate_limits"
+        verbose_name = "rate-limit counter"
+
+    def __str__(self) -> str:
+        return self.key

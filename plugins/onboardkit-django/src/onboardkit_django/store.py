@@ -45,6 +45,7 @@ from django.db.models import F, Model, Q, QuerySet
 from onboardkit.accounts import UNCLAIMED, Account, AccountStatus, Organization
 from onboardkit.consent import GENESIS_HASH, ConsentRecord, StaleChainHead
 from onboardkit.partners import PartnerCodeRecord
+from onboardkit.ratelimits import RateLimitBackendError, window_start
 from onboardkit.sqlstore import (
     account_from_row,
     account_values,
@@ -64,9 +65,16 @@ from onboardkit_django import models
 if TYPE_CHECKING:
     from onboardkit.consent import ConsentStore
     from onboardkit.partners import PartnerCodeStore
+    from onboardkit.ratelimits import RateLimitBackend
     from onboardkit.storage import Store, Transaction
 
-__all__ = ["DjangoConsentStore", "DjangoPartnerCodeStore", "DjangoStore", "DjangoTransaction"]
+__all__ = [
+    "DjangoConsentStore",
+    "DjangoPartnerCodeStore",
+    "DjangoRateLimitBackend",
+    "DjangoStore",
+    "DjangoTransaction",
+]
 
 T = TypeVar("T")
 
@@ -79,6 +87,8 @@ _SQLITE_UNIQUE = frozenset({1555, 2067})  # SQLITE_CONSTRAINT_PRIMARYKEY, _UNIQU
 _SQLITE_RETRYABLE = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED (primary codes)
 
 _MAX_ERROR_LENGTH = 500
+#: How often a rate-limit hit is tried after a deadlock or serialization failure.
+_RATE_LIMIT_ATTEMPTS = 5
 _BACKOFF_BASE = 0.005
 _BACKOFF_CAP = 0.2
 
@@ -549,8 +559,10 @@ class DjangoStore:
         return self._using
 
     @contextmanager
-    def _serialized(self, vendor: str) -> Iterator[None]:
-        if vendor != "sqlite":
+    def _serialized(self, vendor: str, in_host_transaction: bool) -> Iterator[None]:
+        # Inside the host's transaction the connection may hold SQLite's write lock already:
+        # queueing on the lock then would make another thread's step wait for both.
+        if vendor != "sqlite" or in_host_transaction:
             yield
             return
         with _sqlite_locks_guard:
@@ -584,7 +596,10 @@ class DjangoStore:
         in_host_transaction = connection.in_atomic_block
         for attempt in range(1, attempts + 1):
             try:
-                with self._serialized(vendor), transaction.atomic(using=self._using):
+                with (
+                    self._serialized(vendor, in_host_transaction),
+                    transaction.atomic(using=self._using),
+                ):
                     _running.aliases = running | {self._using}
                     try:
                         return step(DjangoTransaction(self._using))
@@ -612,9 +627,103 @@ def _pause(attempt: int) -> None:
     time.sleep(secrets.randbelow(int(ceiling * 1_000_000) + 1) / 1_000_000)
 
 
+# -- rate-limit counters --------------------------------------------------------------------------
+
+
+class DjangoRateLimitBackend:
+    """The rate limiter's counters in ``onboardkit_rate_limits`` through the Django ORM: an
+    :class:`onboardkit.ratelimits.RateLimitBackend` on the same database alias as the store.
+
+    One row per key and window (``<key>:<window start>``). A hit counts with an ``UPDATE ...
+    SET count = count + 1`` and inserts the row when there is none; of two first hits at once,
+    the second meets the taken key in a savepoint and counts on the first one's row. The row
+    lock the update takes keeps the read of the new count to this hit. A deadlock or
+    serialization failure is tried again; any other database error, and the last failed try,
+    raise :class:`~onboardkit.ratelimits.RateLimitBackendError`, so the limiter applies its
+    failure policy. :meth:`purge` deletes counters no window reads any more.
+    """
+
+    def __init__(self, using: str = "default") -> None:
+        self._using = using
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(using={self._using!r})"
+
+    def _counters(self) -> QuerySet[models.RateLimitRow]:
+        rows: QuerySet[models.RateLimitRow] = models.RateLimitRow.objects.using(self._using)
+        return rows
+
+    def _run(self, work: Callable[[], T]) -> T:
+        vendor = connections[self._using].vendor
+        _close_with_thread(self._using)
+        for attempt in range(1, _RATE_LIMIT_ATTEMPTS + 1):
+            try:
+                with transaction.atomic(using=self._using):
+                    return work()
+            except DatabaseError as error:
+                if attempt < _RATE_LIMIT_ATTEMPTS and _is_lost_race(error, vendor):
+                    _pause(attempt)
+                    continue
+                raise RateLimitBackendError() from error
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def hit(self, key: str, window: int, now: float) -> int:
+        start = window_start(now, window)
+        row_key = f"{key}:{start}"
+        expires_at = float(start + 2 * window)
+
+        def count_one() -> int:
+            counters = self._counters().filter(key=row_key)
+            if not counters.update(count=F("count") + 1):
+                try:
+                    with transaction.atomic(using=self._using):
+                        models.RateLimitRow(key=row_key, count=1, expires_at=expires_at).save(
+                            using=self._using, force_insert=True
+                        )
+                    return 1
+                except IntegrityError as error:
+                    if not _is_unique_violation(error, connections[self._using].vendor):
+                        raise
+                    counters.update(count=F("count") + 1)
+            counted: int = counters.values_list("count", flat=True).get()
+            return counted
+
+        return self._run(count_one)
+
+    def count(self, key: str, window: int, now: float) -> int:
+        row_key = f"{key}:{window_start(now, window)}"
+
+        def read() -> int:
+            found: int | None = (
+                self._counters().filter(key=row_key).values_list("count", flat=True).first()
+            )
+            return found or 0
+
+        return self._run(read)
+
+    def reset(self, key: str) -> None:
+        self._run(lambda: self._counters().filter(key__startswith=f"{key}:").delete())
+
+    def purge(self, now: float) -> int:
+        """Delete counters no window can read any more; return how many."""
+
+        def delete() -> int:
+            deleted: int
+            deleted, _ = self._counters().filter(expires_at__lt=now).delete()
+            return deleted
+
+        return self._run(delete)
+
+
 if TYPE_CHECKING:
     # mypy checks here that the classes implement the protocols completely.
     def _protocol_checks(
         store: DjangoStore, transaction: DjangoTransaction
-    ) -> tuple[Store, Transaction, ConsentStore, PartnerCodeStore]:
-        return (store, transaction, transaction.consents, transaction.partner_codes)
+    ) -> tuple[Store, Transaction, ConsentStore, PartnerCodeStore, RateLimitBackend]:
+        return (
+            store,
+            transaction,
+            transaction.consents,
+            transaction.partner_codes,
+            DjangoRateLimitBackend(),
+        )

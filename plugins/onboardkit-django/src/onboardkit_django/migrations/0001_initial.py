@@ -14,6 +14,7 @@ TABLES = (
     "onboardkit_consent_records",
     "onboardkit_partner_codes",
     "onboardkit_signing_keys",
+    "onboardkit_rate_limits",
 )
 
 
@@ -198,6 +199,18 @@ class Migration(migrations.Migration):
                         name="uq_onboardkit_accounts_tenant_canonical_email",
                     )
                 ],
+            },
+        ),
+        migrations.CreateModel(
+            name="RateLimitRow",
+            fields=[
+                ("key", models.CharField(max_length=200, primary_key=True, serialize=False)),
+                ("count", models.IntegerField()),
+                ("expires_at", models.FloatField(db_index=True)),
+            ],
+            options={
+                "verbose_name": "rate-limit counter",
+                "db_table": "onboardkit_rate_limits",
             },
         ),
         migrations.RunPython(
