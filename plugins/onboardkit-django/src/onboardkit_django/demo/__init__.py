@@ -141,16 +141,19 @@ def prepare(folder: str | Path, base_url: str) -> DemoProject:
     from onboardkit_django.conf import PluginSettings
     from onboardkit_django.hooks import DjangoHooks
     from onboardkit_django.service import Service, install
-    from onboardkit_django.store import DjangoStore
+    from onboardkit_django.store import DjangoRateLimitBackend, DjangoStore
 
     mount = f"{base_url.rstrip('/')}/onboarding"
-    # The "database" rate-limit backend is the SQL store's; this single-process demo runs
-    # without limits (a project on the ORM store passes a backend or chooses Redis).
-    settings = attrs.evolve(demo_settings(root, mount), rate_limit_backend="off")
+    settings = demo_settings(root, mount)
     plugins = build_plugins()
     hooks = DjangoHooks()
     plugins.register(hooks, name="onboardkit_django")
-    onboarding = build_onboarding(settings, plugins=plugins, store=DjangoStore())
+    onboarding = build_onboarding(
+        settings,
+        plugins=plugins,
+        store=DjangoStore(),
+        rate_limit_backend=DjangoRateLimitBackend(),
+    )
     web = OnboardingWeb(
         onboarding,
         secret=settings.secret_key,
