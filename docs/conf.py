@@ -22,3 +22,6 @@ autodoc_preserve_defaults = True
 # library and to third-party types cannot resolve, and some docstrings name a class by a short
 # name from another module; both render as plain code instead of failing the build.
 nitpicky = False
+# onboardkit.transports.Transport (mail) and onboardkit.testing.Transport (a test browser's way
+# to the app) share a short name; signatures that name one by it stay plain text, not an error.
+suppress_warnings = ["ref.python"]

@@ -712,7 +712,8 @@ def test_every_expected_command_exists():
     expected = {
         ("pending",), ("show",), ("approve",), ("reject",), ("invite",), ("partner", "create"),
         ("resend",), ("consents", "export"), ("erase",), ("purge",), ("outbox", "deliver"),
-        ("keys", "rotate"), ("config", "validate"), ("migrate",), ("account", "create"),
+        ("keys", "rotate"), ("config", "validate"), ("migrate",), ("db", "upgrade"),
+        ("account", "create"),
     }  # fmt: skip
     assert expected <= set(ALL_COMMANDS)
 

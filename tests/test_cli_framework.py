@@ -260,6 +260,19 @@ def test_migrate_brings_a_sql_store_s_tables_up_to_date(clock: FrozenClock):
     assert run.out == f"sqlite:// is at revision {revision}.\n"
 
 
+def test_db_upgrade_migrates_as_flask_migrate_says_it(clock: FrozenClock):
+    store = SqlStore.from_url("sqlite://")
+    try:
+        with service(store, clock) as onboarding:
+            run = Run(Deployment(onboarding))
+            assert run("db", "upgrade").code == 0, run.err
+            revision = store.schema_revision()
+    finally:
+        store.dispose()
+    assert revision is not None
+    assert run.out == f"sqlite:// is at revision {revision}.\n"
+
+
 def test_migrate_names_the_framework_s_command_when_onboardkit_does_not_migrate(
     sql_store: SqlStore, clock: FrozenClock
 ):

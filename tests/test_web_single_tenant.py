@@ -237,7 +237,7 @@ def test_the_same_secret_keeps_cookies_valid_only_for_the_one_tenant(web: Site) 
     """A session cookie of another tenant (same secret, another web) signs nobody in here."""
     every = OnboardingWeb(web.onboarding, secret=SECRET)
     web.onboarding.create_account("dam", ANNA, STRONG, roles=[], created_by="test")
-    elsewhere = Browser(every)
+    elsewhere = Browser.for_web(every)
     assert elsewhere.post_json("/dam/api/login", {"email": ANNA, "password": STRONG}).status == 200
     here = web.browser()
     here.cookies = dict(elsewhere.cookies)

@@ -931,6 +931,12 @@ def build_parser(
     json_option(validate)
 
     command(commands, "migrate", cmd_migrate, "bring the database tables up to date")
+    # Flask-Migrate's words for the same, so `flask onboardkit db upgrade` reads like `flask db
+    # upgrade` in a Flask project.
+    db = command(commands, "db", None, "the database tables")
+    db_commands = db.add_subparsers(dest="db_command", metavar="COMMAND")
+    db_commands.required = True
+    command(db_commands, "upgrade", cmd_migrate, "bring the database tables up to date (migrate)")
     return parser
 
 

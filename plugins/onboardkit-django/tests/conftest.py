@@ -11,7 +11,6 @@ import functools
 import os
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import settings as django_settings_module
@@ -94,12 +93,10 @@ def database(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(autouse=True)
-def fresh_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test builds the app's service afresh (with the settings it overrides), on an
-    empty store."""
+def fresh_service() -> Iterator[None]:
+    """Every test builds the app's service afresh (with the settings it overrides)."""
     from onboardkit_django.service import reset
 
-    monkeypatch.setenv("ONBOARDKIT_DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite3'}")
     reset()
     yield
     reset()

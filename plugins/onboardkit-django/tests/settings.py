@@ -36,11 +36,6 @@ HERE = Path(__file__).resolve().parent
 #: The SQLite file of this run (an in-memory database would be private to one connection).
 SQLITE_FILE = Path(tempfile.gettempdir()) / f"onboardkit-django-{RUN}.sqlite3"
 
-# Until the store on the Django ORM is in: onboardkit's SQL store in a file of this run's own.
-os.environ["ONBOARDKIT_DATABASE_URL"] = (
-    f"sqlite:///{Path(tempfile.gettempdir()) / f'onboardkit-django-store-{RUN}.sqlite3'}"
-)
-
 POSTGRESQL_URL = os.environ.get(
     "ONBOARDKIT_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -19,6 +19,7 @@ from onboardkit_fastapi import ERROR_SCHEMA_NAME, onboarding_dependency, onboard
 from starlette.applications import Starlette  # noqa: E402
 from starlette.routing import Mount  # noqa: E402
 
+from onboardkit.errors import ConfigurationError  # noqa: E402
 from onboardkit.onboarding import Onboarding  # noqa: E402
 from onboardkit.sqlstore import SqlStore  # noqa: E402
 from onboardkit.tenants import Tenants  # noqa: E402
@@ -640,3 +641,24 @@ async def test_without_propagation_onboardkit_answers_its_own_500(store: SqlStor
         response = await _register(client)
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "web.internal"
+
+
+# -- the mount ------------------------------------------------------------------------------------
+
+
+async def test_a_prefix_that_matches_the_base_url_mounts_the_router(onboarding: Onboarding) -> None:
+    # pim's base_url is https://pim.example.com/onboarding: its pages alone, at /onboarding.
+    web = OnboardingWeb(onboarding, secret=WEB_SECRET, tenant="pim")
+    app = FastAPI()
+    app.include_router(onboarding_router(web, prefix="/onboarding/"))
+    async with _client(app) as client:
+        page = await client.get("/onboarding/login")
+    assert page.status_code == 200
+
+
+def test_a_prefix_that_misses_a_base_url_fails_at_start_up(web: OnboardingWeb) -> None:
+    # Many tenants at /onboarding: pim's base_url would have to end in /onboarding/pim.
+    with pytest.raises(ConfigurationError) as raised:
+        onboarding_router(web, prefix="/onboarding")
+    assert raised.value.code == "mounts.base_url_mismatch"
+    assert "tenants.pim.base_url" in raised.value.message

@@ -12,6 +12,7 @@ misconfiguration of the app with the exact setting and what to do.
 ``onboardkit.W002``    the backend is not in ``AUTHENTICATION_BACKENDS`` (Django's own login and
                        DRF do not know onboardkit's accounts)
 ``onboardkit.W003``    a store not on the Django ORM: users are made at first sign-in
+``onboardkit.W004``    rate limits counted in a per-process cache (``LocMemCache``)
 =====================  ====================================================================
 """
 
@@ -74,7 +75,28 @@ def check_onboardkit(
     found.extend(_sqlite(built))
     found.extend(_store(built))
     found.extend(_mount(built))
+    found.extend(_counters(built))
     return found
+
+
+def _counters(built: Service) -> list[CheckMessage]:
+    from onboardkit_django.ratelimits import DjangoCacheRateLimitBackend
+
+    limiter = getattr(built.onboarding, "limiter", None)
+    backend = getattr(limiter, "backend", None) or getattr(limiter, "_backend", None)
+    if not isinstance(backend, DjangoCacheRateLimitBackend):
+        return []
+    engine = str(django_settings.CACHES.get(backend.alias, {}).get("BACKEND", ""))
+    if not engine.endswith(("LocMemCache", "DummyCache")):
+        return []
+    return [
+        Warning(
+            f'onboardkit counts rate limits in the cache "{backend.alias}" ({engine}), which '
+            "each process keeps on its own: with several processes the limits are per process.",
+            hint="Use a shared cache (Redis, Memcached, the database cache) for it.",
+            id="onboardkit.W004",
+        )
+    ]
 
 
 def _host_sessions(mode: str) -> list[CheckMessage]:

@@ -109,6 +109,8 @@ def load_settings(options: PluginSettings) -> Settings:
 def build(options: PluginSettings) -> Service:
     """Build the service of ``options`` (see :func:`service`)."""
     from onboardkit_django.hooks import DjangoHooks
+    from onboardkit_django.ratelimits import DjangoCacheRateLimitBackend
+    from onboardkit_django.store import DjangoStore
 
     # Everything that can fail on the setting alone before anything opens a connection.
     mapping = options.imported("USER_MAPPING")
@@ -121,8 +123,17 @@ def build(options: PluginSettings) -> Service:
     plugins = build_plugins()
     hooks = DjangoHooks()
     plugins.register(hooks, name="onboardkit_django")
-    store: Store | None = options.imported("STORE")(settings) if options.store else None
-    onboarding = build_onboarding(settings, plugins=plugins, store=store)
+    store: Store = (
+        options.imported("STORE")(settings) if options.store else DjangoStore(using="default")
+    )
+    counters = (
+        DjangoCacheRateLimitBackend()
+        if isinstance(store, DjangoStore) and settings.rate_limit_backend == "database"
+        else None
+    )
+    onboarding = build_onboarding(
+        settings, plugins=plugins, store=store, rate_limit_backend=counters
+    )
     try:
         web = OnboardingWeb(
             onboarding,

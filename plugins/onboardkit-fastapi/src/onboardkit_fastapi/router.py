@@ -64,8 +64,10 @@ def onboarding_router(
     reviewer: ReviewerHook | None = None,
     include_pages: bool = True,
     sessions: SessionBackend | None = None,
+    prefix: str | None = None,
 ) -> APIRouter:
-    """A router with every route of ``web``; include it with the prefix to mount it under.
+    """A router with every route of ``web``; include it with the prefix to mount it under, or
+    give the prefix here to have it checked against the tenants' base URLs at start-up.
 
     Each route is named after the core's route with :data:`ROUTE_NAME_PREFIX`:
     ``request.url_for("onboardkit:login_page", tenant="pim")``.
@@ -78,10 +80,17 @@ def onboarding_router(
     :param sessions: The host's session, for a web with ``sessions="host"`` (and only then):
         read for every request to a tenant's route, and told when an answer signs a person in
         or out.
-    :raises ConfigurationError: ``sessions`` missing in host mode or given in cookie mode.
+    :param prefix: Where the router is mounted (``"/onboarding"``; ``""`` for the root): the
+        router gets this prefix, and every tenant's ``base_url`` must lead there
+        (:meth:`~onboardkit.web.OnboardingWeb.check_mount`), so mailed links open these pages.
+        Include the router without a prefix of its own then.
+    :raises ConfigurationError: ``sessions`` missing in host mode or given in cookie mode; a
+        tenant's ``base_url`` that does not match ``prefix`` (``mounts.base_url_mismatch``).
     """
     check_sessions(web, sessions)
-    router = APIRouter()
+    if prefix is not None:
+        web.check_mount(prefix)
+    router = APIRouter(prefix=(prefix or "").rstrip("/"))
     error_model = _error_model(web.error_schema)
     for route in web.routes:
         if not (route.api or include_pages):
