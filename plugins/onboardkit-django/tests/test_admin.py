@@ -8,7 +8,6 @@ permission; every change it sees was made by the project's onboarding service.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,10 +16,8 @@ from django.core import mail
 from django.test import Client, override_settings
 from onboardkit_django.models import AccountRow, ConsentRecordRow, OutboxMailRow, PartnerCodeRow
 from onboardkit_django.service import service
-from onboardkit_django.store import DjangoStore
 from support import browser, register
 
-from onboardkit.settings import Settings
 from onboardkit.testing.browser import follow_mail
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,17 +26,6 @@ ACCOUNTS = "/admin/onboardkit/accountrow/"
 OUTBOX = "/admin/onboardkit/outboxmailrow/"
 LEDGER = "/admin/onboardkit/consentrecordrow/"
 CODES = "/admin/onboardkit/partnercoderow/"
-
-
-def django_store(settings: Settings) -> DjangoStore:
-    """The store on the app's models, which the admin shows."""
-    return DjangoStore("default")
-
-
-@pytest.fixture(autouse=True)
-def orm_store(settings: Any) -> Iterator[None]:
-    with override_settings(ONBOARDKIT={**settings.ONBOARDKIT, "STORE": f"{__name__}.django_store"}):
-        yield
 
 
 def staff(name: str, *, review: bool) -> Client:

@@ -140,8 +140,9 @@ def prepare(folder: str | Path, base_url: str) -> DemoProject:
 
     from onboardkit_django.conf import PluginSettings
     from onboardkit_django.hooks import DjangoHooks
+    from onboardkit_django.ratelimits import DjangoCacheRateLimitBackend
     from onboardkit_django.service import Service, install
-    from onboardkit_django.store import DjangoRateLimitBackend, DjangoStore
+    from onboardkit_django.store import DjangoStore
 
     mount = f"{base_url.rstrip('/')}/onboarding"
     settings = demo_settings(root, mount)
@@ -152,7 +153,7 @@ def prepare(folder: str | Path, base_url: str) -> DemoProject:
         settings,
         plugins=plugins,
         store=DjangoStore(),
-        rate_limit_backend=DjangoRateLimitBackend(),
+        rate_limit_backend=DjangoCacheRateLimitBackend(),
     )
     web = OnboardingWeb(
         onboarding,
