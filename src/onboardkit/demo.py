@@ -24,7 +24,7 @@ from onboardkit.errors import ValidationError
 from onboardkit.onboarding import Onboarding
 from onboardkit.settings import Settings, build_onboarding
 
-__all__ = ["Demo", "demo_tenants", "prepare_demo"]
+__all__ = ["Demo", "DemoLogin", "demo_settings", "demo_tenants", "prepare_demo", "seed_demo"]
 
 _STATE_FILE = "demo-accounts.json"
 
@@ -278,30 +278,28 @@ def _password() -> str:
     return f"{secrets.token_urlsafe(12)}-Q7!"
 
 
-def prepare_demo(folder: str | os.PathLike[str], base_url: str) -> Demo:
-    """Build (or reopen) the demo in ``folder`` for pages served at ``base_url``.
-
-    The first start creates the SQLite database, a secret key, the reviewer accounts and the
-    partner code; later starts reuse them (they are kept in ``folder``).
-    """
-    from onboardkit.web import OnboardingWeb
-
-    root = Path(folder).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    key_file = root / "secret.key"
+def demo_settings(folder: Path, base_url: str) -> Settings:
+    """The demo's settings in ``folder`` (made if missing): its SQLite file, a secret key made
+    on the first start, and the three tenants with pages at ``base_url``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key_file = folder / "secret.key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(48))
         key_file.chmod(0o600)
-    settings = Settings.from_mapping(
+    return Settings.from_mapping(
         {
-            "database_url": f"sqlite:///{root / 'onboardkit-demo.sqlite3'}",
+            "database_url": f"sqlite:///{folder / 'onboardkit-demo.sqlite3'}",
             "secret_key_file": str(key_file),
             "tenants": demo_tenants(base_url),
         },
         environ={},
     )
-    onboarding = build_onboarding(settings)
-    state_file = root / _STATE_FILE
+
+
+def seed_demo(onboarding: Onboarding, folder: Path) -> tuple[tuple[DemoLogin, ...], str]:
+    """The demo's reviewer accounts and its partner code for iot, made on the first start and
+    kept in ``folder`` (on any store: the Django demo seeds its ORM store with this too)."""
+    state_file = folder / _STATE_FILE
     state: dict[str, Any] = json.loads(state_file.read_text()) if state_file.exists() else {}
     logins: list[DemoLogin] = []
     for tenant in onboarding.tenants.values():
@@ -330,12 +328,27 @@ def prepare_demo(folder: str | os.PathLike[str], base_url: str) -> Demo:
         state["partner_code:iot"] = code
     state_file.write_text(json.dumps(state, indent=2))
     state_file.chmod(0o600)
+    return tuple(logins), str(code)
+
+
+def prepare_demo(folder: str | os.PathLike[str], base_url: str) -> Demo:
+    """Build (or reopen) the demo in ``folder`` for pages served at ``base_url``.
+
+    The first start creates the SQLite database, a secret key, the reviewer accounts and the
+    partner code; later starts reuse them (they are kept in ``folder``).
+    """
+    from onboardkit.web import OnboardingWeb
+
+    root = Path(folder).resolve()
+    settings = demo_settings(root, base_url)
+    onboarding = build_onboarding(settings)
+    logins, code = seed_demo(onboarding, root)
     web = OnboardingWeb(onboarding, secret=settings.secret_key, show_outbox=True, list_tenants=True)
     return Demo(
         onboarding=onboarding,
         web=web,
         base_url=base_url.rstrip("/"),
         folder=root,
-        logins=tuple(logins),
+        logins=logins,
         partner_code=code,
     )

@@ -38,6 +38,7 @@ _KEYS: Final = frozenset(
         "STORE",
         "PROPAGATE_EXCEPTIONS",
         "REVIEWER",
+        "REVIEW_PERMISSION",
     }
 )
 
@@ -67,6 +68,8 @@ class PluginSettings:
         debug page, ``ADMINS`` mail, its 500 page) instead of onboardkit's 500 page.
     :param reviewer: The dotted path of ``(request, tenant) -> str | None``, the host's decision
         on who reviews a tenant; ``None``: onboardkit's own rule.
+    :param review_permission: The permission (``app_label.codename``) a staff member needs for
+        the review actions of the Django admin.
     """
 
     config: Path | None = None
@@ -79,6 +82,7 @@ class PluginSettings:
     store: str | None = None
     propagate_exceptions: bool = True
     reviewer: str | None = None
+    review_permission: str = "onboardkit.review_account"
 
     @classmethod
     def from_mapping(cls, data: object) -> PluginSettings:
@@ -101,7 +105,7 @@ class PluginSettings:
         sessions = data.get("SESSIONS", "host")
         if sessions not in ("host", "cookie"):
             raise ConfigurationError(key=_key("SESSIONS"), reason='expected "host" or "cookie"')
-        for name in ("TENANT", "USER_MAPPING", "STORE", "REVIEWER"):
+        for name in ("TENANT", "USER_MAPPING", "STORE", "REVIEWER", "REVIEW_PERMISSION"):
             if data.get(name) is not None and not isinstance(data[name], str):
                 raise ConfigurationError(key=_key(name), reason="expected text")
         tenants = data.get("AUTHENTICATION_TENANTS")
@@ -125,6 +129,7 @@ class PluginSettings:
             store=data.get("STORE"),
             propagate_exceptions=data.get("PROPAGATE_EXCEPTIONS", True),
             reviewer=data.get("REVIEWER"),
+            review_permission=data.get("REVIEW_PERMISSION") or "onboardkit.review_account",
         )
 
     def imported(self, name: str) -> Callable[..., Any]:
