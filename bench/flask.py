@@ -164,7 +164,9 @@ class Peer:
     client: Any = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.client = self.app.test_client()
+        # Every registration is a new visitor: no cookie carried from one to the next (Flask-
+        # Security-Too's flashed messages would otherwise pile up in its session cookie).
+        self.client = self.app.test_client(use_cookies=False)
 
     def register_once(self) -> None:
         self.serial += 1
