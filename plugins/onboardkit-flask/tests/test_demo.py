@@ -5,6 +5,12 @@ The flows themselves are walked in Chromium by ``tests/browser/test_flask_demo_f
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +93,47 @@ def test_mailed_links_name_a_host_the_local_browser_reaches():
     assert demo_base_url("0.0.0.0", 5000) == "http://localhost:5000"  # noqa: S104
     assert demo_base_url("127.0.0.1", 8080) == "http://localhost:8080"
     assert demo_base_url("demo.internal", 5000) == "http://demo.internal:5000"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_demo_command_serves_the_app_and_stops_on_ctrl_c(tmp_path: Path):
+    port = _free_port()
+    command = [sys.executable, "-m", "onboardkit_flask.demo", "--port", str(port)]
+    command += ["--folder", str(tmp_path / "demo")]
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert process.stdout is not None
+        printed = []
+        for line in process.stdout:  # the banner ends with the app's own address
+            printed.append(line)
+            if line.strip().startswith("the app"):
+                break
+        banner = "".join(printed)
+        assert f"sent mail     http://localhost:{port}/onboarding/mail" in banner, banner
+        assert "reviewer      pim: review@pim.example.com / " in banner
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as home:
+                    assert "Not signed in to this Flask app." in home.read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/onboarding/pim/login") as login:
+            assert login.status == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=15)
+        finally:
+            process.kill()
+    assert process.returncode == 0
